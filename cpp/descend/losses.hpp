@@ -1,0 +1,251 @@
+// Losses of linear models and their gradients, mean over rows (weighted when sample weights are
+// given), with an elastic-net penalty on the weights. No Python here.
+//
+// One pass over X: each block of rows computes z = Xw + b, the per-row loss and its derivative,
+// and accumulates the gradient while the rows are still in cache. Blocks are fixed by the row
+// count (RowBlocks), so the result does not depend on the number of threads, to the bit.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <vector>
+
+#include "descend/common.hpp"
+
+namespace descend {
+
+struct Penalty {
+    double alpha = 0.0;
+    double l1_ratio = 0.0;
+};
+
+// Rows of a data set, optionally a subset given by indices (a mini-batch gathered in place).
+template <class T>
+struct Rows {
+    const T* X = nullptr;           // n_total x d, C order
+    std::size_t d = 0;
+    const T* sample_weight = nullptr;  // per row of X, or null for all ones
+    const index_t* index = nullptr;    // rows to use, or null for rows 0..n-1
+    std::size_t n = 0;                 // rows used
+    const T* row(std::size_t i) const { return X + static_cast<std::size_t>(index ? index[i] : i) * d; }
+    std::size_t id(std::size_t i) const { return index ? static_cast<std::size_t>(index[i]) : i; }
+};
+
+// Per-row loss l(z, y) and its derivative dl/dz.
+struct SquaredErrorLoss {
+    static void eval(double z, double y, double& loss, double& dz) {
+        const double r = z - y;
+        loss = 0.5 * r * r;
+        dz = r;
+    }
+};
+
+struct LogisticLoss {
+    // softplus(z) - y z, with softplus(z) = max(z, 0) + log1p(exp(-|z|)); dl/dz = sigmoid(z) - y.
+    static void eval(double z, double y, double& loss, double& dz) {
+        const double e = std::exp(-std::fabs(z));
+        loss = std::max(z, 0.0) + std::log1p(e) - y * z;
+        const double sigmoid = z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+        dz = sigmoid - y;
+    }
+};
+
+namespace detail {
+
+template <class T>
+inline double dot(const T* DESCEND_RESTRICT x, const T* DESCEND_RESTRICT w, std::size_t d) {
+    double s = 0.0;
+#pragma omp simd reduction(+ : s)
+    for (std::size_t j = 0; j < d; ++j) s += static_cast<double>(x[j]) * static_cast<double>(w[j]);
+    return s;
+}
+
+// acc += sum_t c[t] * x_t for R rows at once: one pass over acc for R rows.
+template <class T, std::size_t R>
+inline void axpy_rows(double* DESCEND_RESTRICT acc, const T* const* x, const double* c, std::size_t d) {
+    if constexpr (R == 4) {
+        const T *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+        const double c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
+#pragma omp simd
+        for (std::size_t j = 0; j < d; ++j)
+            acc[j] += c0 * static_cast<double>(x0[j]) + c1 * static_cast<double>(x1[j]) +
+                      c2 * static_cast<double>(x2[j]) + c3 * static_cast<double>(x3[j]);
+    } else {
+        const T* x0 = x[0];
+        const double c0 = c[0];
+#pragma omp simd
+        for (std::size_t j = 0; j < d; ++j) acc[j] += c0 * static_cast<double>(x0[j]);
+    }
+}
+
+// One block of rows [r0, r1) of a linear model with one output.
+// acc (d + 3): gradient sum over w, over b, loss sum, weight sum.
+template <class T, class Loss>
+DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, double b, std::size_t r0,
+                                 std::size_t r1, double* acc) {
+    const std::size_t d = rows.d;
+    double loss_sum = 0.0, weight_sum = 0.0, grad_b = 0.0;
+    constexpr std::size_t R = 4;
+    std::size_t i = r0;
+    for (; i + R <= r1; i += R) {
+        const T* x[R];
+        double c[R];
+        for (std::size_t t = 0; t < R; ++t) {
+            x[t] = rows.row(i + t);
+            const std::size_t id = rows.id(i + t);
+            double loss, dz;
+            Loss::eval(b + dot(x[t], w, d), static_cast<double>(y[id]), loss, dz);
+            const double s = rows.sample_weight ? static_cast<double>(rows.sample_weight[id]) : 1.0;
+            loss_sum += s * loss;
+            weight_sum += s;
+            c[t] = s * dz;
+            grad_b += c[t];
+        }
+        axpy_rows<T, R>(acc, x, c, d);
+    }
+    for (; i < r1; ++i) {
+        const T* x = rows.row(i);
+        const std::size_t id = rows.id(i);
+        double loss, dz;
+        Loss::eval(b + dot(x, w, d), static_cast<double>(y[id]), loss, dz);
+        const double s = rows.sample_weight ? static_cast<double>(rows.sample_weight[id]) : 1.0;
+        loss_sum += s * loss;
+        weight_sum += s;
+        const double c = s * dz;
+        grad_b += c;
+        axpy_rows<T, 1>(acc, &x, &c, d);
+    }
+    acc[d] = grad_b;
+    acc[d + 1] = loss_sum;
+    acc[d + 2] = weight_sum;
+}
+
+// Multinomial (softmax) cross-entropy, W of shape d x K (C order), labels in [0, K).
+// acc (d*K + K + 2 + K scratch): gradient over W, over b, loss sum, weight sum, then scratch.
+template <class T>
+DESCEND_CLONES void softmax_block(const Rows<T> rows, const index_t* labels, const T* W, const double* b,
+                                  std::size_t K, std::size_t r0, std::size_t r1, double* acc) {
+    const std::size_t d = rows.d;
+    double* gW = acc;
+    double* gb = acc + d * K;
+    double* z = acc + d * K + K + 2;
+    double loss_sum = 0.0, weight_sum = 0.0;
+    for (std::size_t i = r0; i < r1; ++i) {
+        const T* x = rows.row(i);
+        const std::size_t id = rows.id(i);
+        for (std::size_t k = 0; k < K; ++k) z[k] = b[k];
+        for (std::size_t j = 0; j < d; ++j) {
+            const double xj = static_cast<double>(x[j]);
+            const T* Wj = W + j * K;
+#pragma omp simd
+            for (std::size_t k = 0; k < K; ++k) z[k] += xj * static_cast<double>(Wj[k]);
+        }
+        const std::size_t yi = static_cast<std::size_t>(labels[id]);
+        double zmax = z[0];
+        for (std::size_t k = 1; k < K; ++k) zmax = std::max(zmax, z[k]);
+        const double zy = z[yi] - zmax;
+        double sum = 0.0;
+        for (std::size_t k = 0; k < K; ++k) {
+            z[k] = std::exp(z[k] - zmax);  // z now holds unnormalised probabilities
+            sum += z[k];
+        }
+        const double s = rows.sample_weight ? static_cast<double>(rows.sample_weight[id]) : 1.0;
+        // loss = logsumexp(z) - z_y, both shifted by max(z)
+        loss_sum += s * (std::log(sum) - zy);
+        weight_sum += s;
+        const double inv = s / sum;
+        for (std::size_t k = 0; k < K; ++k) z[k] *= inv;
+        z[yi] -= s;
+        for (std::size_t k = 0; k < K; ++k) gb[k] += z[k];
+        for (std::size_t j = 0; j < d; ++j) {
+            const double xj = static_cast<double>(x[j]);
+            double* gWj = gW + j * K;
+#pragma omp simd
+            for (std::size_t k = 0; k < K; ++k) gWj[k] += xj * z[k];
+        }
+    }
+    acc[d * K + K] = loss_sum;
+    acc[d * K + K + 1] = weight_sum;
+}
+
+// Runs block(b, acc_b) for every row block, each into its own row of a blocks x width buffer,
+// then sums the rows in block order into out[0..width).
+template <class Block>
+void blocked_sum(std::size_t n_rows, std::size_t width, std::size_t sum_width, std::size_t work_per_row,
+                 int n_threads, std::vector<double>& buf, double* out, Block&& block) {
+    const RowBlocks blocks(n_rows);
+    const std::size_t nb = blocks.count;
+    buf.assign(nb * width, 0.0);
+    const int nt = threads_for(n_threads, std::min(nb, n_rows * work_per_row / 8192 + 1), 1);
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (std::ptrdiff_t bi = 0; bi < static_cast<std::ptrdiff_t>(nb); ++bi) {
+        const std::size_t b = static_cast<std::size_t>(bi);
+        block(blocks.begin(b), blocks.end(b), buf.data() + b * width);
+    }
+    const int nt_sum = sum_width * nb > (1u << 16) ? nt : 1;
+#pragma omp parallel for schedule(static) num_threads(nt_sum)
+    for (std::ptrdiff_t jj = 0; jj < static_cast<std::ptrdiff_t>(sum_width); ++jj) {
+        const std::size_t j = static_cast<std::size_t>(jj);
+        double s = 0.0;
+        for (std::size_t b = 0; b < nb; ++b) s += buf[b * width + j];
+        out[j] = s;
+    }
+}
+
+// Adds the penalty's value (returned) and (sub)gradient (into grad, scaled) for weights w.
+template <class T>
+double add_penalty(const T* w, std::size_t n, const Penalty& pen, double* grad) {
+    if (pen.alpha == 0.0) return 0.0;
+    double l1 = 0.0, l2 = 0.0;
+    const double a1 = pen.alpha * pen.l1_ratio, a2 = pen.alpha * (1.0 - pen.l1_ratio);
+    for (std::size_t j = 0; j < n; ++j) {
+        const double wj = static_cast<double>(w[j]);
+        l1 += std::fabs(wj);
+        l2 += wj * wj;
+        const double sign = (wj > 0) - (wj < 0);
+        grad[j] += a1 * sign + a2 * wj;
+    }
+    return a1 * l1 + 0.5 * a2 * l2;
+}
+
+}  // namespace detail
+
+// Loss and gradient of a linear model with one output. Returns the loss; writes grad_w (d) and
+// grad_b. y and sample weights are indexed by row of X. buf is scratch reused across calls.
+template <class T, class Loss>
+double linear_loss_grad(const Rows<T>& rows, const T* y, const T* w, double b, const Penalty& pen,
+                        int n_threads, T* grad_w, double& grad_b, std::vector<double>& buf) {
+    const std::size_t d = rows.d, width = d + 3;
+    std::vector<double> out(width);
+    detail::blocked_sum(rows.n, width, width, d, n_threads, buf, out.data(),
+                        [&](std::size_t r0, std::size_t r1, double* acc) {
+                            detail::linear_block<T, Loss>(rows, y, w, b, r0, r1, acc);
+                        });
+    const double inv = 1.0 / out[d + 2];
+    for (std::size_t j = 0; j < d; ++j) out[j] *= inv;
+    const double loss = out[d + 1] * inv + detail::add_penalty(w, d, pen, out.data());
+    for (std::size_t j = 0; j < d; ++j) grad_w[j] = static_cast<T>(out[j]);
+    grad_b = out[d] * inv;
+    return loss;
+}
+
+// Multinomial cross-entropy of a linear model with K outputs: W (d x K), b (K).
+template <class T>
+double softmax_loss_grad(const Rows<T>& rows, const index_t* labels, const T* W, const T* b, std::size_t K,
+                         const Penalty& pen, int n_threads, T* grad_W, T* grad_b, std::vector<double>& buf) {
+    const std::size_t d = rows.d, dk = d * K, sum_width = dk + K + 2, width = sum_width + K;
+    std::vector<double> out(sum_width), bias(b, b + K);
+    detail::blocked_sum(rows.n, width, sum_width, dk, n_threads, buf, out.data(),
+                        [&](std::size_t r0, std::size_t r1, double* acc) {
+                            detail::softmax_block<T>(rows, labels, W, bias.data(), K, r0, r1, acc);
+                        });
+    const double inv = 1.0 / out[dk + K + 1];
+    for (std::size_t j = 0; j < dk + K; ++j) out[j] *= inv;
+    const double loss = out[dk + K] * inv + detail::add_penalty(W, dk, pen, out.data());
+    for (std::size_t j = 0; j < dk; ++j) grad_W[j] = static_cast<T>(out[j]);
+    for (std::size_t k = 0; k < K; ++k) grad_b[k] = static_cast<T>(out[dk + k]);
+    return loss;
+}
+
+}  // namespace descend

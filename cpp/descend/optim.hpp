@@ -1,0 +1,240 @@
+// In-place optimizer updates over many parameter arrays at once, with PyTorch's equations.
+// Arithmetic is done in the parameters' own type (as PyTorch's fused CPU kernels do); every
+// update is elementwise, so the result does not depend on the number of threads. No Python here.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <vector>
+
+#include "descend/common.hpp"
+
+namespace descend {
+
+// One parameter array with its gradient and up to three state buffers of the same size.
+template <class T>
+struct Slot {
+    T* param = nullptr;
+    const T* grad = nullptr;
+    T* s0 = nullptr;
+    T* s1 = nullptr;
+    T* s2 = nullptr;
+    std::size_t size = 0;
+};
+
+// Elements per chunk of work in the elementwise updates.
+constexpr std::size_t kChunk = std::size_t(1) << 16;
+
+// Calls fn(slot, offset, count) over all slots, split into fixed chunks spread over threads.
+template <class T, class Fn>
+void for_each_chunk(const std::vector<Slot<T>>& slots, int n_threads, Fn&& fn) {
+    struct Piece {
+        std::size_t slot, offset, count;
+    };
+    std::vector<Piece> pieces;
+    std::size_t total = 0;
+    for (std::size_t s = 0; s < slots.size(); ++s) {
+        for (std::size_t off = 0; off < slots[s].size; off += kChunk)
+            pieces.push_back({s, off, std::min(kChunk, slots[s].size - off)});
+        total += slots[s].size;
+    }
+    const int nt = threads_for(n_threads, total, kChunk / 2);
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(pieces.size()); ++i) {
+        const Piece& pc = pieces[static_cast<std::size_t>(i)];
+        fn(slots[pc.slot], pc.offset, pc.count);
+    }
+}
+
+// ---- SGD with momentum, dampening, Nesterov and L2 weight decay (torch.optim.SGD) ----------
+template <class T>
+struct SgdHyper {
+    T lr, momentum, dampening, weight_decay;
+    bool nesterov;
+    bool first_step;  // the momentum buffer starts as the first (decayed) gradient
+};
+
+template <class T>
+DESCEND_CLONES void sgd_kernel(T* DESCEND_RESTRICT p, const T* DESCEND_RESTRICT g, T* DESCEND_RESTRICT buf,
+                               std::size_t n, const SgdHyper<T> h) {
+    const T lr = h.lr, mu = h.momentum, damp = T(1) - h.dampening, wd = h.weight_decay;
+    if (mu == T(0)) {
+#pragma omp simd
+        for (std::size_t i = 0; i < n; ++i) p[i] -= lr * (g[i] + wd * p[i]);
+    } else if (h.first_step) {
+#pragma omp simd
+        for (std::size_t i = 0; i < n; ++i) {
+            const T d = g[i] + wd * p[i];
+            buf[i] = d;
+            p[i] -= lr * (h.nesterov ? d + mu * d : d);
+        }
+    } else if (h.nesterov) {
+#pragma omp simd
+        for (std::size_t i = 0; i < n; ++i) {
+            const T d = g[i] + wd * p[i];
+            const T bi = mu * buf[i] + damp * d;
+            buf[i] = bi;
+            p[i] -= lr * (d + mu * bi);
+        }
+    } else {
+#pragma omp simd
+        for (std::size_t i = 0; i < n; ++i) {
+            const T bi = mu * buf[i] + damp * (g[i] + wd * p[i]);
+            buf[i] = bi;
+            p[i] -= lr * bi;
+        }
+    }
+}
+
+// ---- Adam / AdamW, with AMSGrad (torch.optim.Adam, torch.optim.AdamW) -----------------------
+template <class T>
+struct AdamHyper {
+    T beta1, beta2, eps, weight_decay;
+    T step_size;        // lr / (1 - beta1^t)
+    T bias_c2_sqrt;     // sqrt(1 - beta2^t)
+    T decay;            // AdamW: 1 - lr * weight_decay
+    bool decoupled;     // AdamW
+    bool amsgrad;
+};
+
+template <class T, bool Decoupled, bool Amsgrad>
+DESCEND_CLONES void adam_kernel(T* DESCEND_RESTRICT p, const T* DESCEND_RESTRICT g, T* DESCEND_RESTRICT m,
+                                T* DESCEND_RESTRICT v, T* DESCEND_RESTRICT vmax, std::size_t n,
+                                const AdamHyper<T> h) {
+    const T b1 = h.beta1, b2 = h.beta2, c1 = T(1) - h.beta1, c2 = T(1) - h.beta2;
+    const T wd = Decoupled ? T(0) : h.weight_decay, decay = h.decay;
+    const T eps = h.eps, step = h.step_size, bc2 = h.bias_c2_sqrt;
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) {
+        T pi = p[i];
+        T gi = g[i];
+        if constexpr (Decoupled) pi *= decay;
+        else gi += wd * pi;
+        const T mi = b1 * m[i] + c1 * gi;
+        T vi = b2 * v[i] + c2 * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        if constexpr (Amsgrad) {
+            vi = vmax[i] > vi ? vmax[i] : vi;
+            vmax[i] = vi;
+        }
+        p[i] = pi - step * mi / (std::sqrt(vi) / bc2 + eps);
+    }
+}
+
+template <class T>
+void adam_step(const std::vector<Slot<T>>& slots, const AdamHyper<T>& h, int n_threads) {
+    auto run = [&](auto kernel) {
+        for_each_chunk(slots, n_threads, [&](const Slot<T>& s, std::size_t off, std::size_t cnt) {
+            kernel(s.param + off, s.grad + off, s.s0 + off, s.s1 + off, s.s2 ? s.s2 + off : nullptr, cnt, h);
+        });
+    };
+    if (h.decoupled) {
+        if (h.amsgrad) run(adam_kernel<T, true, true>);
+        else run(adam_kernel<T, true, false>);
+    } else {
+        if (h.amsgrad) run(adam_kernel<T, false, true>);
+        else run(adam_kernel<T, false, false>);
+    }
+}
+
+template <class T>
+void sgd_step(const std::vector<Slot<T>>& slots, const SgdHyper<T>& h, int n_threads) {
+    for_each_chunk(slots, n_threads, [&](const Slot<T>& s, std::size_t off, std::size_t cnt) {
+        sgd_kernel<T>(s.param + off, s.grad + off, s.s0 ? s.s0 + off : nullptr, cnt, h);
+    });
+}
+
+// ---- RMSprop, centered and with momentum (torch.optim.RMSprop) ------------------------------
+template <class T>
+struct RmspropHyper {
+    T lr, alpha, eps, weight_decay, momentum;
+    bool centered;
+};
+
+template <class T, bool Centered, bool Momentum>
+DESCEND_CLONES void rmsprop_kernel(T* DESCEND_RESTRICT p, const T* DESCEND_RESTRICT g, T* DESCEND_RESTRICT sq,
+                                   T* DESCEND_RESTRICT gavg, T* DESCEND_RESTRICT buf, std::size_t n,
+                                   const RmspropHyper<T> h) {
+    const T a = h.alpha, c = T(1) - h.alpha, wd = h.weight_decay, eps = h.eps, lr = h.lr, mu = h.momentum;
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) {
+        const T gi = g[i] + wd * p[i];
+        const T si = a * sq[i] + c * gi * gi;
+        sq[i] = si;
+        T avg;
+        if constexpr (Centered) {
+            const T ga = a * gavg[i] + c * gi;
+            gavg[i] = ga;
+            avg = std::sqrt(si - ga * ga) + eps;
+        } else {
+            avg = std::sqrt(si) + eps;
+        }
+        if constexpr (Momentum) {
+            const T bi = mu * buf[i] + gi / avg;
+            buf[i] = bi;
+            p[i] -= lr * bi;
+        } else {
+            p[i] -= lr * gi / avg;
+        }
+    }
+}
+
+template <class T>
+void rmsprop_step(const std::vector<Slot<T>>& slots, const RmspropHyper<T>& h, int n_threads) {
+    auto run = [&](auto kernel) {
+        for_each_chunk(slots, n_threads, [&](const Slot<T>& s, std::size_t off, std::size_t cnt) {
+            auto at = [off](T* q) { return q ? q + off : nullptr; };
+            kernel(s.param + off, s.grad + off, s.s0 + off, at(s.s1), at(s.s2), cnt, h);
+        });
+    };
+    const bool mom = h.momentum != T(0);
+    if (h.centered) {
+        if (mom) run(rmsprop_kernel<T, true, true>);
+        else run(rmsprop_kernel<T, true, false>);
+    } else {
+        if (mom) run(rmsprop_kernel<T, false, true>);
+        else run(rmsprop_kernel<T, false, false>);
+    }
+}
+
+// ---- Global gradient norm and clipping (torch.nn.utils.clip_grad_norm_) ---------------------
+template <class T>
+DESCEND_CLONES double sum_squares(const T* DESCEND_RESTRICT x, std::size_t n) {
+    double s = 0.0;
+#pragma omp simd reduction(+ : s)
+    for (std::size_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+    return s;
+}
+
+template <class T>
+DESCEND_CLONES void scale_inplace(T* DESCEND_RESTRICT x, std::size_t n, T c) {
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) x[i] *= c;
+}
+
+// L2 norm over all arrays, in double, summed in a fixed order of fixed chunks.
+template <class T>
+double global_norm(const std::vector<const T*>& arrays, const std::vector<std::size_t>& sizes, int n_threads) {
+    std::vector<Slot<T>> slots;
+    std::vector<std::size_t> first_piece;
+    std::size_t n_pieces = 0;
+    for (std::size_t i = 0; i < arrays.size(); ++i) {
+        Slot<T> s;
+        s.grad = arrays[i];
+        s.size = sizes[i];
+        slots.push_back(s);
+        first_piece.push_back(n_pieces);
+        n_pieces += (sizes[i] + kChunk - 1) / kChunk;
+    }
+    std::vector<double> partial(n_pieces, 0.0);
+    for_each_chunk(slots, n_threads, [&](const Slot<T>& s, std::size_t off, std::size_t cnt) {
+        const std::size_t slot = static_cast<std::size_t>(&s - slots.data());
+        partial[first_piece[slot] + off / kChunk] = sum_squares(s.grad + off, cnt);
+    });
+    double total = 0.0;
+    for (double p : partial) total += p;
+    return std::sqrt(total);
+}
+
+}  // namespace descend

@@ -1,0 +1,15 @@
+"""descend: gradient-descent training, fast.
+
+Losses of linear models and their gradients (:mod:`descend.losses`) and optimizer updates
+(:mod:`descend.optim`) run in OpenMP C++; :mod:`descend.reference` holds the same formulas in
+plain NumPy, the ground truth the tests compare against.
+"""
+
+from . import losses, optim, reference
+from ._config import show_config
+from ._core import build_info as _build_info
+from ._validation import CopyWarning
+
+__version__ = _build_info()["version"]
+
+__all__ = ["losses", "optim", "reference", "show_config", "CopyWarning", "__version__"]

@@ -1,0 +1,317 @@
+"""Optimizers that update NumPy arrays in place, in C++, with PyTorch's defaults and equations.
+
+Each optimizer holds a list of parameter arrays (C-contiguous, writable, one float dtype) and
+updates all of them in one call per step::
+
+    w, b = np.zeros(10), np.zeros(1)
+    opt = descend.optim.Adam([w, b], lr=1e-2)
+    for _ in range(100):
+        loss, gw, gb = descend.losses.logistic(X, y, w, b[0])
+        opt.step([gw, np.array([gb])])
+
+The update of each element is independent of the others, so results do not depend on the
+number of threads. Arithmetic is done in the parameters' dtype, as PyTorch's fused CPU kernels
+do. ``state_dict()`` has PyTorch's layout (``{"state": {i: {...}}, "param_groups": [{...}]}``)
+and ``load_state_dict`` also accepts one saved from ``torch.optim`` (tensors are converted).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from . import _core
+from ._validation import FLOAT_DTYPES, check_scalar, resolve_n_threads
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "clip_grad_norm"]
+
+
+def _check_params(params) -> list[np.ndarray]:
+    if isinstance(params, np.ndarray):
+        raise TypeError("params must be a list of numpy arrays, got a single array: pass [array]")
+    try:
+        params = list(params)
+    except TypeError:
+        raise TypeError(f"params must be a list of numpy arrays, got {type(params).__name__}") from None
+    if not params:
+        raise ValueError("params is empty: the optimizer needs at least one array")
+    for i, p in enumerate(params):
+        if not isinstance(p, np.ndarray):
+            raise TypeError(f"params[{i}] must be a numpy array, got {type(p).__name__}")
+        if p.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"params[{i}] must have dtype float64 or float32, got {p.dtype}")
+        if not p.flags.c_contiguous:
+            raise ValueError(f"params[{i}] must be C-contiguous (updated in place, so it cannot be copied)")
+        if not p.flags.writeable:
+            raise ValueError(f"params[{i}] is read-only; the optimizer updates it in place")
+        if p.dtype != params[0].dtype:
+            raise TypeError(f"all params must share one dtype: params[0] is {params[0].dtype}, "
+                            f"params[{i}] is {p.dtype}")
+    for i in range(len(params)):
+        for j in range(i):
+            if np.shares_memory(params[i], params[j]):
+                raise ValueError(f"params[{i}] and params[{j}] share memory; each array may appear once")
+    return params
+
+
+class Optimizer:
+    """Base class: parameters, hyper-parameters (``param_groups[0]``), per-parameter state."""
+
+    _state_keys: tuple[str, ...] = ()
+
+    def __init__(self, params, defaults: dict, n_threads=None):
+        self.params = _check_params(params)
+        resolve_n_threads(n_threads)  # fail early on a bad value
+        self.n_threads = n_threads
+        self.defaults = dict(defaults)
+        self.param_groups = [dict(defaults, params=list(range(len(self.params))))]
+        self.state: list[dict] = [{} for _ in self.params]
+        self._steps = 0
+
+    def __repr__(self):
+        hyper = ", ".join(f"{k}={v!r}" for k, v in self.param_groups[0].items() if k != "params")
+        return f"{type(self).__name__}({len(self.params)} arrays, {hyper})"
+
+    @property
+    def lr(self) -> float:
+        """The learning rate, settable between steps (schedules)."""
+        return self.param_groups[0]["lr"]
+
+    @lr.setter
+    def lr(self, value):
+        self.param_groups[0]["lr"] = check_scalar(value, "lr", low=0.0)
+
+    @property
+    def steps(self) -> int:
+        """Steps taken so far."""
+        return self._steps
+
+    def _hyper(self, key):
+        return self.param_groups[0][key]
+
+    def step(self, grads) -> None:
+        """Update every parameter in place from its gradient (a list, one array per parameter,
+        same shape and dtype). Nothing is changed when an argument is wrong."""
+        grads = self._check_grads(grads)
+        self.lr = self.param_groups[0]["lr"]  # validates a value set through param_groups
+        fresh = self._steps == 0
+        if fresh:
+            for st, p in zip(self.state, self.params):
+                st.update({k: np.zeros_like(p) for k in self._active_state_keys()})
+        try:
+            self._update(grads, self._steps + 1, resolve_n_threads(self.n_threads))
+        except BaseException:
+            if fresh:
+                for st in self.state:
+                    st.clear()
+            raise
+        self._steps += 1
+
+    def _active_state_keys(self) -> tuple[str, ...]:
+        return self._state_keys
+
+    def _update(self, grads, step, n_threads):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _check_grads(self, grads) -> list[np.ndarray]:
+        if isinstance(grads, np.ndarray):
+            grads = [grads]
+        try:
+            grads = list(grads)
+        except TypeError:
+            raise TypeError(f"grads must be a list of numpy arrays, got {type(grads).__name__}") from None
+        if len(grads) != len(self.params):
+            raise ValueError(f"grads holds {len(grads)} arrays, expected {len(self.params)} (one per parameter)")
+        for i, (p, g) in enumerate(zip(self.params, grads)):
+            if not isinstance(g, np.ndarray):
+                raise TypeError(f"grads[{i}] must be a numpy array, got {type(g).__name__}")
+            if g.shape != p.shape:
+                raise ValueError(f"grads[{i}] has shape {g.shape}, expected {p.shape} (the shape of params[{i}])")
+            if g.dtype != p.dtype:
+                raise TypeError(f"grads[{i}] has dtype {g.dtype}, expected {p.dtype} (the dtype of params[{i}])")
+            if not g.flags.c_contiguous:
+                raise ValueError(f"grads[{i}] must be C-contiguous")
+        return grads
+
+    def _states(self, key):
+        return [st[key] for st in self.state]
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """A copy of the state in PyTorch's layout: ``{"state": {i: {...}}, "param_groups": [...]}``."""
+        state = {}
+        for i, st in enumerate(self.state):
+            if st:
+                state[i] = {"step": float(self._steps), **{k: v.copy() for k, v in st.items()}}
+        return {"state": state, "param_groups": copy.deepcopy(self.param_groups)}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore hyper-parameters and state saved by :meth:`state_dict` (or by torch.optim)."""
+        try:
+            groups, saved = state_dict["param_groups"], state_dict["state"]
+        except (TypeError, KeyError):
+            raise ValueError("state_dict must have keys 'state' and 'param_groups'") from None
+        if len(groups) != 1 or len(groups[0].get("params", ())) != len(self.params):
+            raise ValueError(f"state_dict must hold one parameter group of {len(self.params)} arrays")
+        new_state, steps = [], 0
+        for i, p in enumerate(self.params):
+            st = saved.get(i, saved.get(groups[0]["params"][i], {}))
+            entry = {}
+            if st:
+                steps = int(float(st.get("step", 0)))
+                for key in self._active_state_keys_for(groups[0]):
+                    if key not in st or st[key] is None:
+                        raise ValueError(f"state_dict['state'][{i}] has no {key!r}")
+                    arr = np.asarray(st[key].detach().cpu() if hasattr(st[key], "detach") else st[key])
+                    if arr.shape != p.shape:
+                        raise ValueError(f"state_dict['state'][{i}][{key!r}] has shape {arr.shape}, "
+                                         f"expected {p.shape}")
+                    entry[key] = np.array(arr, dtype=p.dtype, order="C")
+            new_state.append(entry)
+        if any(new_state) and not all(new_state):
+            raise ValueError("state_dict holds state for some parameters but not all")
+        group = {k: v for k, v in groups[0].items() if k in self.defaults}
+        self.param_groups = [dict(self.defaults, **group, params=list(range(len(self.params))))]
+        self.state = new_state
+        self._steps = steps if all(new_state) else 0
+
+    def _active_state_keys_for(self, group) -> tuple[str, ...]:
+        saved, self.param_groups = self.param_groups, [group]
+        try:
+            return self._active_state_keys()
+        finally:
+            self.param_groups = saved
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with momentum (heavy ball or Nesterov).
+
+    ``d = g + weight_decay * p``; with momentum the buffer starts as ``d`` and then
+    ``buf = momentum * buf + (1 - dampening) * d``; the step is ``p -= lr * (d + momentum * buf)``
+    with Nesterov, else ``p -= lr * buf`` (``p -= lr * d`` without momentum). As torch.optim.SGD.
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0,
+                 *, n_threads=None):
+        defaults = dict(lr=check_scalar(lr, "lr", low=0.0),
+                        momentum=check_scalar(momentum, "momentum", low=0.0),
+                        dampening=check_scalar(dampening, "dampening"),
+                        nesterov=bool(nesterov),
+                        weight_decay=check_scalar(weight_decay, "weight_decay", low=0.0))
+        if nesterov and (defaults["momentum"] <= 0 or defaults["dampening"] != 0):
+            raise ValueError("nesterov=True requires momentum > 0 and dampening = 0")
+        super().__init__(params, defaults, n_threads)
+
+    def _active_state_keys(self):
+        return ("momentum_buffer",) if self._hyper("momentum") != 0 else ()
+
+    def _update(self, grads, step, n_threads):
+        mu = self._hyper("momentum")
+        bufs = self._states("momentum_buffer") if mu != 0 else None
+        first = mu != 0 and step == 1
+        _core.sgd_step(self.params, grads, bufs, self.lr, mu, self._hyper("dampening"),
+                       self._hyper("weight_decay"), self._hyper("nesterov"), first, n_threads)
+
+
+def _check_betas(betas):
+    try:
+        b1, b2 = betas
+    except (TypeError, ValueError):
+        raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}") from None
+    return (check_scalar(b1, "betas[0]", low=0.0, high=1.0, high_inclusive=False),
+            check_scalar(b2, "betas[1]", low=0.0, high=1.0, high_inclusive=False))
+
+
+class Adam(Optimizer):
+    """Adam: ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``,
+    ``p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``; ``weight_decay`` adds
+    ``weight_decay * p`` to g (L2); ``amsgrad`` uses the running maximum of v. As torch.optim.Adam.
+    """
+
+    _decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
+                 *, n_threads=None):
+        defaults = dict(lr=check_scalar(lr, "lr", low=0.0), betas=_check_betas(betas),
+                        eps=check_scalar(eps, "eps", low=0.0),
+                        weight_decay=check_scalar(weight_decay, "weight_decay", low=0.0),
+                        amsgrad=bool(amsgrad))
+        super().__init__(params, defaults, n_threads)
+
+    def _active_state_keys(self):
+        keys = ("exp_avg", "exp_avg_sq")
+        return keys + ("max_exp_avg_sq",) if self._hyper("amsgrad") else keys
+
+    def _update(self, grads, step, n_threads):
+        b1, b2 = self._hyper("betas")
+        amsgrad = self._hyper("amsgrad")
+        _core.adam_step(self.params, grads, self._states("exp_avg"), self._states("exp_avg_sq"),
+                        self._states("max_exp_avg_sq") if amsgrad else None, self.lr, b1, b2,
+                        self._hyper("eps"), self._hyper("weight_decay"), step, self._decoupled, amsgrad,
+                        n_threads)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: ``p *= 1 - lr * weight_decay`` first, then the Adam step
+    without an L2 term. As torch.optim.AdamW (default ``weight_decay=1e-2``)."""
+
+    _decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
+                 *, n_threads=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, n_threads=n_threads)
+
+
+class RMSprop(Optimizer):
+    """RMSprop: ``s = alpha s + (1 - alpha) g^2``; ``p -= lr * g / (sqrt(s) + eps)``; ``centered``
+    subtracts the squared running mean of g inside the root; ``momentum`` accumulates
+    ``buf = momentum * buf + g / (sqrt(s) + eps)`` and steps by ``lr * buf``. As torch.optim.RMSprop.
+    """
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
+                 *, n_threads=None):
+        defaults = dict(lr=check_scalar(lr, "lr", low=0.0), alpha=check_scalar(alpha, "alpha", low=0.0, high=1.0),
+                        eps=check_scalar(eps, "eps", low=0.0),
+                        weight_decay=check_scalar(weight_decay, "weight_decay", low=0.0),
+                        momentum=check_scalar(momentum, "momentum", low=0.0), centered=bool(centered))
+        super().__init__(params, defaults, n_threads)
+
+    def _active_state_keys(self):
+        keys = ("square_avg",)
+        if self._hyper("momentum") != 0:
+            keys += ("momentum_buffer",)
+        if self._hyper("centered"):
+            keys += ("grad_avg",)
+        return keys
+
+    def _update(self, grads, step, n_threads):
+        centered, mu = self._hyper("centered"), self._hyper("momentum")
+        _core.rmsprop_step(self.params, grads, self._states("square_avg"),
+                           self._states("grad_avg") if centered else None,
+                           self._states("momentum_buffer") if mu != 0 else None,
+                           self.lr, self._hyper("alpha"), self._hyper("eps"), self._hyper("weight_decay"), mu,
+                           centered, n_threads)
+
+
+def clip_grad_norm(grads, max_norm, *, n_threads=None) -> float:
+    """Scale ``grads`` in place so that their global L2 norm is at most ``max_norm``.
+
+    As ``torch.nn.utils.clip_grad_norm_``: the coefficient is ``max_norm / (norm + 1e-6)``,
+    applied only when below 1. Returns the norm before clipping (a float; inf or nan when a
+    gradient is not finite, and then the gradients are left as they are).
+    """
+    max_norm = check_scalar(max_norm, "max_norm", low=0.0, low_inclusive=False)
+    if isinstance(grads, np.ndarray):
+        grads = [grads]
+    grads = list(grads)
+    if not grads:
+        raise ValueError("grads is empty")
+    for i, g in enumerate(grads):
+        if not isinstance(g, np.ndarray) or g.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"grads[{i}] must be a float64 or float32 numpy array")
+        if g.dtype != grads[0].dtype:
+            raise TypeError(f"all grads must share one dtype: grads[0] is {grads[0].dtype}, grads[{i}] is {g.dtype}")
+        if not g.flags.c_contiguous or not g.flags.writeable:
+            raise ValueError(f"grads[{i}] must be C-contiguous and writable (it is scaled in place)")
+    return float(_core.clip_grad_norm(grads, max_norm, resolve_n_threads(n_threads)))
