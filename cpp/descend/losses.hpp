@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "descend/common.hpp"
+#include "descend/vmath.hpp"
 
 namespace descend {
 
@@ -44,10 +45,10 @@ struct SquaredErrorLoss {
 struct LogisticLoss {
     // softplus(z) - y z, with softplus(z) = max(z, 0) + log1p(exp(-|z|)); dl/dz = sigmoid(z) - y.
     static void eval(double z, double y, double& loss, double& dz) {
-        const double e = std::exp(-std::fabs(z));
-        loss = std::max(z, 0.0) + std::log1p(e) - y * z;
-        const double sigmoid = z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-        dz = sigmoid - y;
+        const double e = vmath::exp_nonpos(-std::fabs(z));
+        loss = (z > 0.0 ? z : 0.0) + vmath::log1p_unit(e) - y * z;
+        const double inv = 1.0 / (1.0 + e);
+        dz = (z >= 0.0 ? inv : e * inv) - y;
     }
 };
 
@@ -61,60 +62,79 @@ inline double dot(const T* DESCEND_RESTRICT x, const T* DESCEND_RESTRICT w, std:
     return s;
 }
 
-// acc += sum_t c[t] * x_t for R rows at once: one pass over acc for R rows.
+// z[t] += x_t . w for eight rows at once: eight independent accumulator chains, w read once.
+template <class T>
+inline void dot_rows8(const T* const* x, const T* DESCEND_RESTRICT w, std::size_t d, double* z) {
+    const T *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3], *x4 = x[4], *x5 = x[5], *x6 = x[6], *x7 = x[7];
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3, s4, s5, s6, s7)
+    for (std::size_t j = 0; j < d; ++j) {
+        const double wj = static_cast<double>(w[j]);
+        s0 += static_cast<double>(x0[j]) * wj;
+        s1 += static_cast<double>(x1[j]) * wj;
+        s2 += static_cast<double>(x2[j]) * wj;
+        s3 += static_cast<double>(x3[j]) * wj;
+        s4 += static_cast<double>(x4[j]) * wj;
+        s5 += static_cast<double>(x5[j]) * wj;
+        s6 += static_cast<double>(x6[j]) * wj;
+        s7 += static_cast<double>(x7[j]) * wj;
+    }
+    z[0] += s0, z[1] += s1, z[2] += s2, z[3] += s3, z[4] += s4, z[5] += s5, z[6] += s6, z[7] += s7;
+}
+
+// acc += sum_t c[t] * x_t over four rows at once: one pass over acc for four rows.
 template <class T, std::size_t R>
 inline void axpy_rows(double* DESCEND_RESTRICT acc, const T* const* x, const double* c, std::size_t d) {
-    if constexpr (R == 4) {
-        const T *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
-        const double c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
+    static_assert(R == 4, "four rows per pass");
+    const T *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+    const double c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
 #pragma omp simd
-        for (std::size_t j = 0; j < d; ++j)
-            acc[j] += c0 * static_cast<double>(x0[j]) + c1 * static_cast<double>(x1[j]) +
-                      c2 * static_cast<double>(x2[j]) + c3 * static_cast<double>(x3[j]);
-    } else {
-        const T* x0 = x[0];
-        const double c0 = c[0];
-#pragma omp simd
-        for (std::size_t j = 0; j < d; ++j) acc[j] += c0 * static_cast<double>(x0[j]);
-    }
+    for (std::size_t j = 0; j < d; ++j)
+        acc[j] += c0 * static_cast<double>(x0[j]) + c1 * static_cast<double>(x1[j]) +
+                  c2 * static_cast<double>(x2[j]) + c3 * static_cast<double>(x3[j]);
 }
 
 // One block of rows [r0, r1) of a linear model with one output.
 // acc (d + 3): gradient sum over w, over b, loss sum, weight sum.
+// Rows go in tiles of R: R dot products, then the R per-row losses in one vector loop, then
+// the gradient update, four rows per pass over acc, while the tile's rows are still in cache.
 template <class T, class Loss>
 DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, double b, std::size_t r0,
                                  std::size_t r1, double* acc) {
+    constexpr std::size_t R = 8;
     const std::size_t d = rows.d;
     double loss_sum = 0.0, weight_sum = 0.0, grad_b = 0.0;
-    constexpr std::size_t R = 4;
-    std::size_t i = r0;
-    for (; i + R <= r1; i += R) {
+    for (std::size_t i = r0; i < r1; i += R) {
+        const std::size_t m = std::min(R, r1 - i);
         const T* x[R];
-        double c[R];
+        double z[R], yt[R], st[R], loss[R], c[R];
         for (std::size_t t = 0; t < R; ++t) {
-            x[t] = rows.row(i + t);
-            const std::size_t id = rows.id(i + t);
-            double loss, dz;
-            Loss::eval(b + dot(x[t], w, d), static_cast<double>(y[id]), loss, dz);
-            const double s = rows.sample_weight ? static_cast<double>(rows.sample_weight[id]) : 1.0;
-            loss_sum += s * loss;
-            weight_sum += s;
-            c[t] = s * dz;
+            const bool live = t < m;  // a short last tile repeats its first row with weight 0
+            x[t] = rows.row(live ? i + t : i);
+            const std::size_t id = rows.id(live ? i + t : i);
+            z[t] = b;
+            yt[t] = static_cast<double>(y[id]);
+            st[t] = live ? (rows.sample_weight ? static_cast<double>(rows.sample_weight[id]) : 1.0) : 0.0;
+        }
+        // Measured here: float64 rows stream best one after another; float32 rows, whose
+        // widening conversion makes a single chain latency-bound, best eight at a time.
+        if constexpr (sizeof(T) == 4) {
+            dot_rows8(x, w, d, z);
+        } else {
+            for (std::size_t t = 0; t < R; ++t) z[t] += dot(x[t], w, d);
+        }
+#pragma omp simd
+        for (std::size_t t = 0; t < R; ++t) {
+            Loss::eval(z[t], yt[t], loss[t], c[t]);
+            c[t] *= st[t];
+        }
+        for (std::size_t t = 0; t < m; ++t) {
+            loss_sum += st[t] * loss[t];
+            weight_sum += st[t];
             grad_b += c[t];
         }
-        axpy_rows<T, R>(acc, x, c, d);
-    }
-    for (; i < r1; ++i) {
-        const T* x = rows.row(i);
-        const std::size_t id = rows.id(i);
-        double loss, dz;
-        Loss::eval(b + dot(x, w, d), static_cast<double>(y[id]), loss, dz);
-        const double s = rows.sample_weight ? static_cast<double>(rows.sample_weight[id]) : 1.0;
-        loss_sum += s * loss;
-        weight_sum += s;
-        const double c = s * dz;
-        grad_b += c;
-        axpy_rows<T, 1>(acc, &x, &c, d);
+        axpy_rows<T, 4>(acc, x, c, d);
+        if (m > 4) axpy_rows<T, 4>(acc, x + 4, c + 4, d);
     }
     acc[d] = grad_b;
     acc[d + 1] = loss_sum;
@@ -147,7 +167,7 @@ DESCEND_CLONES void softmax_block(const Rows<T> rows, const index_t* labels, con
         const double zy = z[yi] - zmax;
         double sum = 0.0;
         for (std::size_t k = 0; k < K; ++k) {
-            z[k] = std::exp(z[k] - zmax);  // z now holds unnormalised probabilities
+            z[k] = vmath::exp_nonpos(z[k] - zmax);  // z now holds unnormalised probabilities
             sum += z[k];
         }
         const double s = rows.sample_weight ? static_cast<double>(rows.sample_weight[id]) : 1.0;
