@@ -1,8 +1,10 @@
 // The extension module descend._core: declares the pieces and their registration, nothing else.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include <string>
 
+#include "descend/bandwidth.hpp"
 #include "descend/common.hpp"
 
 namespace py = pybind11;
@@ -87,12 +89,35 @@ py::dict build_info() {
     return info;
 }
 
+template <class T>
+void register_bandwidth(py::module_& m) {
+    using arr = py::array_t<T, py::array::c_style>;
+    m.def(
+        "bandwidth_read",
+        [](const arr& x, int n_threads) {
+            py::gil_scoped_release release;
+            return descend::parallel_sum(x.data(), static_cast<std::size_t>(x.size()), n_threads);
+        },
+        py::arg("x").noconvert(), py::arg("n_threads"), "Sum of x, read once in parallel (bandwidth probe).");
+    m.def(
+        "bandwidth_update",
+        [](arr& x, double a, double b, int n_threads) {
+            T* p = x.mutable_data();
+            py::gil_scoped_release release;
+            descend::parallel_scale_shift(p, static_cast<std::size_t>(x.size()), T(a), T(b), n_threads);
+        },
+        py::arg("x").noconvert(), py::arg("a"), py::arg("b"), py::arg("n_threads"),
+        "x = a x + b in place, in parallel (bandwidth probe).");
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "descend's compiled core (private: use the descend package)";
     m.def("build_info", &build_info, "How this extension was built.");
     m.def("max_threads", &descend::default_threads, "OpenMP's default thread count on the calling thread.");
+    register_bandwidth<double>(m);
+    register_bandwidth<float>(m);
     descend::python::register_losses(m);
     descend::python::register_optim(m);
 }

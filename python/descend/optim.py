@@ -95,23 +95,23 @@ class Optimizer:
         same shape and dtype). Nothing is changed when an argument is wrong."""
         grads = self._check_grads(grads)
         self.lr = self.param_groups[0]["lr"]  # validates a value set through param_groups
-        fresh = self._steps == 0
-        if fresh:
-            for st, p in zip(self.state, self.params):
-                st.update({k: np.zeros_like(p) for k in self._active_state_keys()})
+        new = [k for k in self._active_state_keys() if k not in self.state[0]]
+        for st, p in zip(self.state, self.params):  # state starts at zero, as in PyTorch
+            st.update({k: np.zeros_like(p) for k in new})
         try:
-            self._update(grads, self._steps + 1, resolve_n_threads(self.n_threads))
+            self._update(grads, self._steps + 1, resolve_n_threads(self.n_threads), new)
         except BaseException:
-            if fresh:
-                for st in self.state:
-                    st.clear()
+            for st in self.state:
+                for k in new:
+                    del st[k]
             raise
         self._steps += 1
 
     def _active_state_keys(self) -> tuple[str, ...]:
         return self._state_keys
 
-    def _update(self, grads, step, n_threads):  # pragma: no cover - abstract
+    def _update(self, grads, step, n_threads, new_state):  # pragma: no cover - abstract
+        """Apply step number `step`; `new_state` names the state just created (zeros)."""
         raise NotImplementedError
 
     def _check_grads(self, grads) -> list[np.ndarray]:
@@ -124,6 +124,8 @@ class Optimizer:
         if len(grads) != len(self.params):
             raise ValueError(f"grads holds {len(grads)} arrays, expected {len(self.params)} (one per parameter)")
         for i, (p, g) in enumerate(zip(self.params, grads)):
+            if p.ndim == 0 and isinstance(g, (float, np.floating)):  # 0-d arithmetic gives scalars
+                grads[i] = g = np.asarray(g, dtype=p.dtype)
             if not isinstance(g, np.ndarray):
                 raise TypeError(f"grads[{i}] must be a numpy array, got {type(g).__name__}")
             if g.shape != p.shape:
@@ -141,8 +143,8 @@ class Optimizer:
     def state_dict(self) -> dict:
         """A copy of the state in PyTorch's layout: ``{"state": {i: {...}}, "param_groups": [...]}``."""
         state = {}
-        for i, st in enumerate(self.state):
-            if st:
+        if self._steps:
+            for i, st in enumerate(self.state):
                 state[i] = {"step": float(self._steps), **{k: v.copy() for k, v in st.items()}}
         return {"state": state, "param_groups": copy.deepcopy(self.param_groups)}
 
@@ -154,13 +156,15 @@ class Optimizer:
             raise ValueError("state_dict must have keys 'state' and 'param_groups'") from None
         if len(groups) != 1 or len(groups[0].get("params", ())) != len(self.params):
             raise ValueError(f"state_dict must hold one parameter group of {len(self.params)} arrays")
-        new_state, steps = [], 0
+        keys = self._active_state_keys_for(groups[0])
+        new_state, steps, present = [], 0, []
         for i, p in enumerate(self.params):
             st = saved.get(i, saved.get(groups[0]["params"][i], {}))
+            present.append(bool(st))
             entry = {}
             if st:
-                steps = int(float(st.get("step", 0)))
-                for key in self._active_state_keys_for(groups[0]):
+                steps = int(float(st.get("step", steps)))
+                for key in keys:
                     if key not in st or st[key] is None:
                         raise ValueError(f"state_dict['state'][{i}] has no {key!r}")
                     arr = np.asarray(st[key].detach().cpu() if hasattr(st[key], "detach") else st[key])
@@ -169,12 +173,12 @@ class Optimizer:
                                          f"expected {p.shape}")
                     entry[key] = np.array(arr, dtype=p.dtype, order="C")
             new_state.append(entry)
-        if any(new_state) and not all(new_state):
+        if any(present) and not all(present):
             raise ValueError("state_dict holds state for some parameters but not all")
         group = {k: v for k, v in groups[0].items() if k in self.defaults}
         self.param_groups = [dict(self.defaults, **group, params=list(range(len(self.params))))]
         self.state = new_state
-        self._steps = steps if all(new_state) else 0
+        self._steps = steps
 
     def _active_state_keys_for(self, group) -> tuple[str, ...]:
         saved, self.param_groups = self.param_groups, [group]
@@ -206,10 +210,10 @@ class SGD(Optimizer):
     def _active_state_keys(self):
         return ("momentum_buffer",) if self._hyper("momentum") != 0 else ()
 
-    def _update(self, grads, step, n_threads):
+    def _update(self, grads, step, n_threads, new_state):
         mu = self._hyper("momentum")
         bufs = self._states("momentum_buffer") if mu != 0 else None
-        first = mu != 0 and step == 1
+        first = "momentum_buffer" in new_state
         _core.sgd_step(self.params, grads, bufs, self.lr, mu, self._hyper("dampening"),
                        self._hyper("weight_decay"), self._hyper("nesterov"), first, n_threads)
 
@@ -243,7 +247,7 @@ class Adam(Optimizer):
         keys = ("exp_avg", "exp_avg_sq")
         return keys + ("max_exp_avg_sq",) if self._hyper("amsgrad") else keys
 
-    def _update(self, grads, step, n_threads):
+    def _update(self, grads, step, n_threads, new_state):
         b1, b2 = self._hyper("betas")
         amsgrad = self._hyper("amsgrad")
         _core.adam_step(self.params, grads, self._states("exp_avg"), self._states("exp_avg_sq"),
@@ -285,7 +289,7 @@ class RMSprop(Optimizer):
             keys += ("grad_avg",)
         return keys
 
-    def _update(self, grads, step, n_threads):
+    def _update(self, grads, step, n_threads, new_state):
         centered, mu = self._hyper("centered"), self._hyper("momentum")
         _core.rmsprop_step(self.params, grads, self._states("square_avg"),
                            self._states("grad_avg") if centered else None,

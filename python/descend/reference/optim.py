@@ -69,7 +69,7 @@ class SGD(_Optimizer):
             if mu != 0:
                 buf = self.momentum_buffers[i]
                 if buf is None:
-                    buf = self.momentum_buffers[i] = d.copy()
+                    buf = self.momentum_buffers[i] = np.array(d, dtype=p.dtype)  # a copy, 0-d stays an array
                 else:
                     buf[...] = mu * buf + (1 - self.dampening) * d
                 d = (d + mu * buf) if self.nesterov else buf
