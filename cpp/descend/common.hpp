@@ -51,7 +51,7 @@ inline int default_threads() {
 // partial sums are computed by one thread and combined in block order, so reductions are bitwise
 // identical for any number of threads.
 struct RowBlocks {
-    static constexpr std::size_t kMinRows = 512;   // rows per block, at least
+    static constexpr std::size_t kMinRows = 128;   // rows per block, at least
     static constexpr std::size_t kMaxBlocks = 64;  // partial-sum buffers, at most
     std::size_t n_rows;
     std::size_t count;

@@ -12,6 +12,7 @@ namespace py = pybind11;
 namespace descend::python {
 void register_losses(py::module_& m);
 void register_optim(py::module_& m);
+void register_engine(py::module_& m);
 }  // namespace descend::python
 
 namespace {
@@ -120,4 +121,5 @@ PYBIND11_MODULE(_core, m) {
     register_bandwidth<float>(m);
     descend::python::register_losses(m);
     descend::python::register_optim(m);
+    descend::python::register_engine(m);
 }

@@ -1,0 +1,269 @@
+// The mini-batch training loop of a linear model: shuffle, gather a batch by index, loss and
+// gradient, clip, optimizer step, learning-rate schedule; one epoch per call, with no Python in
+// it. X is never copied or permuted: batches are index ranges into a permutation of row ids.
+// No Python here: the caller supplies an interrupt check.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <vector>
+
+#include "descend/losses.hpp"
+#include "descend/optim.hpp"
+
+namespace descend {
+
+// splitmix64: a tiny, well-mixed generator whose exact stream the NumPy reference reproduces.
+struct SplitMix64 {
+    std::uint64_t state;
+    std::uint64_t next() {
+        std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        return z ^ (z >> 31);
+    }
+};
+
+// Fisher-Yates, from the last element down: j = next() mod (i + 1).
+inline void shuffle(index_t* idx, std::size_t n, SplitMix64& rng) {
+    for (std::size_t i = n; i-- > 1;) {
+        const std::size_t j = static_cast<std::size_t>(rng.next() % (i + 1));
+        std::swap(idx[i], idx[j]);
+    }
+}
+
+constexpr double kPi = 3.14159265358979323846;
+
+enum class LossKind { squared_error = 0, logistic = 1, softmax = 2 };
+enum class OptimKind { sgd = 0, adam = 1, rmsprop = 2 };
+enum class ScheduleKind { constant = 0, step = 1, exponential = 2, cosine = 3, invscaling = 4 };
+
+// Learning rate at global step t (1-based): lr * scale * warm-up(t) * schedule(t).
+struct Schedule {
+    ScheduleKind kind = ScheduleKind::constant;
+    double lr = 0.01;
+    double scale = 1.0;          // reduce-on-plateau factor so far
+    double gamma = 0.1;          // step, exponential
+    double step_size = 1.0;      // step: epochs between decays
+    double power_t = 0.25;       // invscaling
+    double min_lr = 0.0;         // cosine floor
+    std::int64_t steps_per_epoch = 1;
+    std::int64_t total_steps = 1;   // cosine period
+    std::int64_t warmup_steps = 0;
+
+    double at(std::int64_t t) const {
+        const double base = lr * scale;
+        const double epoch = static_cast<double>((t - 1) / steps_per_epoch);
+        double rate = base;
+        switch (kind) {
+            case ScheduleKind::constant: break;
+            case ScheduleKind::step: rate = base * std::pow(gamma, std::floor(epoch / step_size)); break;
+            case ScheduleKind::exponential: rate = base * std::pow(gamma, epoch); break;
+            case ScheduleKind::cosine: {
+                const double p = std::min(1.0, static_cast<double>(t - 1) / static_cast<double>(total_steps));
+                rate = min_lr + (base - min_lr) * 0.5 * (1.0 + std::cos(kPi * p));
+                break;
+            }
+            case ScheduleKind::invscaling: rate = base / std::pow(static_cast<double>(t), power_t); break;
+        }
+        if (warmup_steps > 0 && t <= warmup_steps)
+            rate *= static_cast<double>(t) / static_cast<double>(warmup_steps);
+        return rate;
+    }
+};
+
+template <class T>
+struct OptimConfig {
+    OptimKind kind = OptimKind::sgd;
+    double momentum = 0, dampening = 0, weight_decay = 0;
+    bool nesterov = false;
+    double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+    bool amsgrad = false, decoupled = false;
+    double alpha = 0.99;  // RMSprop
+    bool centered = false;
+    std::int64_t step = 0;   // steps taken so far (in/out)
+    bool fresh = true;       // SGD: the momentum buffers have not been written yet (in/out)
+};
+
+// One model: coefficients (d x K, C order; K = 1 for one output) and K intercepts, with the
+// optimizer's state buffers for each (slot 0: coef, slot 1: intercept).
+template <class T>
+struct Model {
+    T* coef = nullptr;
+    T* intercept = nullptr;
+    std::size_t d = 0, K = 1;
+    bool fit_intercept = true;
+    T* state[2][3] = {{nullptr, nullptr, nullptr}, {nullptr, nullptr, nullptr}};
+};
+
+struct EpochResult {
+    double loss_sum = 0;       // sum over batches of batch loss x batch weight
+    double weight_sum = 0;     // sum of the batch weights (rows, or sample weights)
+    double grad_norm_sum = 0;  // sum over steps of the (pre-clip) gradient norm
+    std::int64_t steps = 0;
+    int status = 0;            // 0 done, 1 diverged, 2 interrupted
+    std::int64_t fail_step = 0;
+    double fail_loss = 0, fail_lr = 0;
+    double last_lr = 0;
+};
+
+struct EpochConfig {
+    LossKind loss = LossKind::squared_error;
+    Penalty penalty;
+    std::size_t batch_size = 0;  // 0: the whole training set
+    bool shuffle = true;
+    double clip_norm = 0;        // 0: no clipping
+    double loss_limit = std::numeric_limits<double>::infinity();  // a batch loss above: diverged
+    int n_threads = 1;
+};
+
+template <class T>
+class Trainer {
+  public:
+    Trainer(const Rows<T>& data, const T* y, const index_t* labels) : data_(data), y_(y), labels_(labels) {}
+
+    // One epoch over the rows listed in order[0..n) (reshuffled first when asked).
+    EpochResult epoch(index_t* order, std::size_t n, SplitMix64& rng, Model<T>& m, OptimConfig<T>& opt,
+                      const Schedule& sched, const EpochConfig& cfg, const std::function<bool()>& interrupted) {
+        EpochResult res;
+        if (cfg.shuffle) shuffle(order, n, rng);
+        const std::size_t B = cfg.batch_size == 0 ? n : std::min(cfg.batch_size, n);
+        const std::size_t dk = m.d * m.K;
+        grad_w_.resize(dk);
+        grad_b_.resize(m.K);
+        backup_.resize(dk + m.K);
+        const std::size_t check_every = std::max<std::size_t>(1, (std::size_t(1) << 21) / (B * m.d + 1));
+        std::size_t since_check = 0;
+        for (std::size_t start = 0; start < n; start += B) {
+            const std::size_t bn = std::min(B, n - start);
+            Rows<T> rows = data_;
+            rows.index = order + start;
+            rows.n = bn;
+            double ws = static_cast<double>(bn);
+            if (rows.sample_weight) {
+                ws = 0;
+                for (std::size_t i = 0; i < bn; ++i) ws += static_cast<double>(rows.sample_weight[rows.index[i]]);
+                if (!(ws > 0)) continue;  // a batch of zero weight carries no gradient
+            }
+            const double loss = loss_grad(rows, m, cfg);
+            const std::int64_t t = opt.step + 1;
+            const double lr = sched.at(t);
+            res.last_lr = lr;
+            if (!std::isfinite(loss) || loss > cfg.loss_limit) return fail(res, t, loss, lr);
+            res.loss_sum += loss * ws;
+            res.weight_sum += ws;
+            double norm2 = 0;
+            for (std::size_t j = 0; j < dk; ++j) norm2 += static_cast<double>(grad_w_[j]) * grad_w_[j];
+            if (m.fit_intercept)
+                for (std::size_t k = 0; k < m.K; ++k) norm2 += static_cast<double>(grad_b_[k]) * grad_b_[k];
+            const double norm = std::sqrt(norm2);
+            res.grad_norm_sum += norm;
+            if (cfg.clip_norm > 0 && std::isfinite(norm)) {
+                const double c = cfg.clip_norm / (norm + 1e-6);
+                if (c < 1.0) {
+                    for (auto& g : grad_w_) g = static_cast<T>(g * c);
+                    for (auto& g : grad_b_) g = static_cast<T>(g * c);
+                }
+            }
+            std::memcpy(backup_.data(), m.coef, dk * sizeof(T));
+            std::memcpy(backup_.data() + dk, m.intercept, m.K * sizeof(T));
+            apply(m, opt, lr, t, cfg.n_threads);
+            opt.step = t;
+            ++res.steps;
+            if (!finite_params(m)) {
+                std::memcpy(m.coef, backup_.data(), dk * sizeof(T));
+                std::memcpy(m.intercept, backup_.data() + dk, m.K * sizeof(T));
+                return fail(res, t, loss, lr);
+            }
+            if (++since_check >= check_every) {
+                since_check = 0;
+                if (interrupted && interrupted()) {
+                    res.status = 2;
+                    return res;
+                }
+            }
+        }
+        return res;
+    }
+
+    // Loss (and gradient into the trainer's buffers) of the model on the given rows.
+    double loss_grad(const Rows<T>& rows, Model<T>& m, const EpochConfig& cfg) {
+        grad_w_.resize(m.d * m.K);
+        grad_b_.resize(m.K);
+        double loss;
+        if (cfg.loss == LossKind::softmax) {
+            loss = softmax_loss_grad<T>(rows, labels_, m.coef, m.intercept, m.K, cfg.penalty, cfg.n_threads,
+                                        grad_w_.data(), grad_b_.data(), buf_);
+        } else {
+            double gb = 0;
+            loss = cfg.loss == LossKind::logistic
+                       ? linear_loss_grad<T, LogisticLoss>(rows, y_, m.coef, static_cast<double>(m.intercept[0]),
+                                                           cfg.penalty, cfg.n_threads, grad_w_.data(), gb, buf_)
+                       : linear_loss_grad<T, SquaredErrorLoss>(rows, y_, m.coef,
+                                                               static_cast<double>(m.intercept[0]), cfg.penalty,
+                                                               cfg.n_threads, grad_w_.data(), gb, buf_);
+            grad_b_[0] = static_cast<T>(gb);
+        }
+        if (!m.fit_intercept)
+            for (auto& g : grad_b_) g = T(0);
+        return loss;
+    }
+
+  private:
+    static EpochResult& fail(EpochResult& res, std::int64_t t, double loss, double lr) {
+        res.status = 1;
+        res.fail_step = t;
+        res.fail_loss = loss;
+        res.fail_lr = lr;
+        return res;
+    }
+
+    bool finite_params(const Model<T>& m) const {
+        bool ok = true;
+        for (std::size_t j = 0; j < m.d * m.K; ++j) ok &= std::isfinite(m.coef[j]);
+        for (std::size_t k = 0; k < m.K; ++k) ok &= std::isfinite(m.intercept[k]);
+        return ok;
+    }
+
+    void apply(Model<T>& m, OptimConfig<T>& opt, double lr, std::int64_t t, int n_threads) {
+        std::vector<Slot<T>> slots(m.fit_intercept ? 2 : 1);
+        slots[0] = Slot<T>{m.coef, grad_w_.data(), m.state[0][0], m.state[0][1], m.state[0][2], m.d * m.K};
+        if (m.fit_intercept)
+            slots[1] = Slot<T>{m.intercept, grad_b_.data(), m.state[1][0], m.state[1][1], m.state[1][2], m.K};
+        switch (opt.kind) {
+            case OptimKind::sgd: {
+                const SgdHyper<T> h{T(lr), T(opt.momentum), T(opt.dampening), T(opt.weight_decay), opt.nesterov,
+                                    opt.momentum != 0 && opt.fresh};
+                sgd_step<T>(slots, h, n_threads);
+                opt.fresh = false;
+                break;
+            }
+            case OptimKind::adam: {
+                const double bc1 = 1.0 - std::pow(opt.beta1, static_cast<double>(t));
+                const double bc2 = 1.0 - std::pow(opt.beta2, static_cast<double>(t));
+                const AdamHyper<T> h{T(opt.beta1), T(opt.beta2),         T(opt.eps), T(opt.weight_decay),
+                                     T(lr / bc1),  T(std::sqrt(bc2)),     T(1.0 - lr * opt.weight_decay),
+                                     opt.decoupled, opt.amsgrad};
+                adam_step<T>(slots, h, n_threads);
+                break;
+            }
+            case OptimKind::rmsprop: {
+                const RmspropHyper<T> h{T(lr), T(opt.alpha), T(opt.eps), T(opt.weight_decay), T(opt.momentum),
+                                        opt.centered};
+                rmsprop_step<T>(slots, h, n_threads);
+                break;
+            }
+        }
+    }
+
+    Rows<T> data_;
+    const T* y_;
+    const index_t* labels_;
+    std::vector<T> grad_w_, grad_b_, backup_;
+    std::vector<double> buf_;
+};
+
+}  // namespace descend

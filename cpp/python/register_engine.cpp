@@ -1,0 +1,227 @@
+// Binding of the training engine: one call runs one epoch with the GIL released; Ctrl-C is
+// checked between batches (with the GIL taken briefly) and raised as KeyboardInterrupt.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <memory>
+
+#include "arrays.hpp"
+#include "descend/engine.hpp"
+
+namespace descend::python {
+
+namespace {
+
+template <class V>
+V get(const py::dict& d, const char* key) {
+    if (!d.contains(key)) throw py::key_error(std::string("missing setting '") + key + "'");
+    return d[key].cast<V>();
+}
+
+template <class T>
+py::dict epoch_impl(const py::array& X_obj, const py::object& y_obj, const py::object& labels_obj,
+                    const py::object& sw_obj, const py::array& order_obj, const py::array& rng_obj,
+                    const py::object& coef_obj, const py::object& intercept_obj, const py::list& state,
+                    const py::dict& opt_d, const py::dict& sched_d, const py::dict& cfg_d) {
+    auto X = checked<T>(X_obj, "X", false);
+    if (X.ndim() != 2) throw py::value_error("X must be 2-dimensional");
+    const py::ssize_t n_rows = X.shape(0), d = X.shape(1);
+    Rows<T> data;
+    data.X = X.data();
+    data.d = static_cast<std::size_t>(d);
+    if (!sw_obj.is_none()) data.sample_weight = checked<T>(sw_obj, "sample_weight", false, n_rows).data();
+    const T* y = nullptr;
+    const index_t* labels = nullptr;
+    EpochConfig cfg;
+    cfg.loss = static_cast<LossKind>(get<int>(cfg_d, "loss"));
+    if (cfg.loss == LossKind::softmax) {
+        if (!py::array_t<index_t>::check_(labels_obj)) throw py::type_error("labels must be an int64 array");
+        labels = py::reinterpret_borrow<py::array_t<index_t>>(labels_obj).data();
+    } else {
+        y = checked<T>(y_obj, "y", false, n_rows).data();
+    }
+    if (!py::array_t<index_t>::check_(order_obj) || !(order_obj.flags() & py::array::c_style) ||
+        !order_obj.writeable())
+        throw py::type_error("order must be a writable C-contiguous int64 array");
+    auto order = py::reinterpret_borrow<py::array_t<index_t>>(order_obj);
+    if (!py::array_t<std::uint64_t>::check_(rng_obj) || rng_obj.size() != 1 || !rng_obj.writeable())
+        throw py::type_error("rng_state must be a writable uint64 array of one element");
+    auto rng_arr = py::reinterpret_borrow<py::array_t<std::uint64_t>>(rng_obj);
+
+    Model<T> m;
+    auto coef = checked<T>(coef_obj, "coef", true);
+    auto intercept = checked<T>(intercept_obj, "intercept", true);
+    m.K = static_cast<std::size_t>(intercept.size());
+    m.d = static_cast<std::size_t>(d);
+    if (static_cast<std::size_t>(coef.size()) != m.d * m.K) throw py::value_error("coef must have d x K values");
+    m.coef = coef.mutable_data();
+    m.intercept = intercept.mutable_data();
+    m.fit_intercept = get<bool>(cfg_d, "fit_intercept");
+    if (state.size() != 2) throw py::value_error("state must hold two lists (coef, intercept)");
+    for (std::size_t s = 0; s < 2; ++s) {
+        py::list lst = state[s].cast<py::list>();
+        for (std::size_t k = 0; k < lst.size() && k < 3; ++k)
+            if (!lst[k].is_none())
+                m.state[s][k] = checked<T>(lst[k], "state", true, s == 0 ? coef.size() : intercept.size())
+                                    .mutable_data();
+    }
+    // every index must name a row of X: checked once here, so the loop needs no bounds checks
+    const index_t* ord = order.data();
+    const std::size_t n = static_cast<std::size_t>(order.size());
+    for (std::size_t i = 0; i < n; ++i)
+        if (ord[i] < 0 || ord[i] >= n_rows) throw py::value_error("order holds a row index outside X");
+    if (labels)
+        for (std::size_t i = 0; i < n; ++i)
+            if (labels[ord[i]] < 0 || static_cast<std::size_t>(labels[ord[i]]) >= m.K)
+                throw py::value_error("labels must lie in [0, K)");
+
+    OptimConfig<T> opt;
+    opt.kind = static_cast<OptimKind>(get<int>(opt_d, "kind"));
+    opt.momentum = get<double>(opt_d, "momentum");
+    opt.dampening = get<double>(opt_d, "dampening");
+    opt.nesterov = get<bool>(opt_d, "nesterov");
+    opt.weight_decay = get<double>(opt_d, "weight_decay");
+    opt.beta1 = get<double>(opt_d, "beta1");
+    opt.beta2 = get<double>(opt_d, "beta2");
+    opt.eps = get<double>(opt_d, "eps");
+    opt.amsgrad = get<bool>(opt_d, "amsgrad");
+    opt.decoupled = get<bool>(opt_d, "decoupled");
+    opt.alpha = get<double>(opt_d, "alpha");
+    opt.centered = get<bool>(opt_d, "centered");
+    opt.step = get<std::int64_t>(opt_d, "step");
+    opt.fresh = get<bool>(opt_d, "fresh");
+    for (std::size_t s = 0; s < 2; ++s) {
+        const bool need0 = opt.kind != OptimKind::sgd || opt.momentum != 0;
+        const bool need1 = opt.kind == OptimKind::adam || (opt.kind == OptimKind::rmsprop && opt.centered);
+        const bool need2 = (opt.kind == OptimKind::adam && opt.amsgrad) ||
+                           (opt.kind == OptimKind::rmsprop && opt.momentum != 0);
+        if ((need0 && !m.state[s][0]) || (need1 && !m.state[s][1]) || (need2 && !m.state[s][2]))
+            throw py::value_error("optimizer state buffers are missing");
+    }
+
+    Schedule sched;
+    sched.kind = static_cast<ScheduleKind>(get<int>(sched_d, "kind"));
+    sched.lr = get<double>(sched_d, "lr");
+    sched.scale = get<double>(sched_d, "scale");
+    sched.gamma = get<double>(sched_d, "gamma");
+    sched.step_size = get<double>(sched_d, "step_size");
+    sched.power_t = get<double>(sched_d, "power_t");
+    sched.min_lr = get<double>(sched_d, "min_lr");
+    sched.steps_per_epoch = std::max<std::int64_t>(1, get<std::int64_t>(sched_d, "steps_per_epoch"));
+    sched.total_steps = std::max<std::int64_t>(1, get<std::int64_t>(sched_d, "total_steps"));
+    sched.warmup_steps = get<std::int64_t>(sched_d, "warmup_steps");
+
+    cfg.penalty = Penalty{get<double>(cfg_d, "alpha"), get<double>(cfg_d, "l1_ratio")};
+    cfg.batch_size = get<std::size_t>(cfg_d, "batch_size");
+    cfg.shuffle = get<bool>(cfg_d, "shuffle");
+    cfg.clip_norm = get<double>(cfg_d, "clip_norm");
+    cfg.loss_limit = get<double>(cfg_d, "loss_limit");
+    cfg.n_threads = get<int>(cfg_d, "n_threads");
+
+    SplitMix64 rng{*rng_arr.mutable_data()};
+    index_t* ord_mut = order.mutable_data();
+    std::unique_ptr<py::error_already_set> pending;  // raised by a signal handler: re-raised after
+    EpochResult res;
+    {
+        py::gil_scoped_release release;
+        Trainer<T> trainer(data, y, labels);
+        res = trainer.epoch(ord_mut, n, rng, m, opt, sched, cfg, [&pending]() {
+            py::gil_scoped_acquire acquire;
+            if (PyErr_CheckSignals() != 0) {
+                pending = std::make_unique<py::error_already_set>();  // fetches and clears it
+                return true;
+            }
+            return false;
+        });
+    }
+    *rng_arr.mutable_data() = rng.state;
+    if (pending) throw std::move(*pending);  // KeyboardInterrupt: the caller restores the model
+    py::dict out;
+    out["loss_sum"] = res.loss_sum;
+    out["weight_sum"] = res.weight_sum;
+    out["grad_norm_sum"] = res.grad_norm_sum;
+    out["steps"] = res.steps;
+    out["status"] = res.status;
+    out["fail_step"] = res.fail_step;
+    out["fail_loss"] = res.fail_loss;
+    out["fail_lr"] = res.fail_lr;
+    out["last_lr"] = res.last_lr;
+    out["step"] = opt.step;
+    out["fresh"] = opt.fresh;
+    return out;
+}
+
+// Loss of a model on a subset of rows (validation), without its gradient being returned.
+template <class T>
+double subset_loss_impl(const py::array& X_obj, const py::object& y_obj, const py::object& labels_obj,
+                        const py::object& sw_obj, const py::array& index_obj, const py::object& coef_obj,
+                        const py::object& intercept_obj, int loss_kind, double alpha, double l1_ratio,
+                        int n_threads) {
+    auto X = checked<T>(X_obj, "X", false);
+    Rows<T> rows;
+    rows.X = X.data();
+    rows.d = static_cast<std::size_t>(X.shape(1));
+    if (!sw_obj.is_none()) rows.sample_weight = checked<T>(sw_obj, "sample_weight", false, X.shape(0)).data();
+    if (!py::array_t<index_t>::check_(index_obj)) throw py::type_error("index must be an int64 array");
+    auto index = py::reinterpret_borrow<py::array_t<index_t>>(index_obj);
+    rows.index = index.data();
+    rows.n = static_cast<std::size_t>(index.size());
+    for (std::size_t i = 0; i < rows.n; ++i)
+        if (rows.index[i] < 0 || rows.index[i] >= X.shape(0)) throw py::value_error("index outside X");
+    auto coef = checked<T>(coef_obj, "coef", false);
+    auto intercept = checked<T>(intercept_obj, "intercept", false);
+    const T* y = loss_kind == 2 ? nullptr : checked<T>(y_obj, "y", false, X.shape(0)).data();
+    const index_t* labels = nullptr;
+    if (loss_kind == 2) labels = py::reinterpret_borrow<py::array_t<index_t>>(labels_obj).data();
+    Model<T> m;
+    m.coef = const_cast<T*>(coef.data());  // read only: loss_grad does not write the model
+    m.intercept = const_cast<T*>(intercept.data());
+    m.d = rows.d;
+    m.K = static_cast<std::size_t>(intercept.size());
+    EpochConfig cfg;
+    cfg.loss = static_cast<LossKind>(loss_kind);
+    cfg.penalty = Penalty{alpha, l1_ratio};
+    cfg.n_threads = n_threads;
+    py::gil_scoped_release release;
+    Trainer<T> trainer(rows, y, labels);
+    return trainer.loss_grad(rows, m, cfg);
+}
+
+template <class Fn>
+auto by_X(const py::array& X, Fn&& fn) {
+    if (py::array_t<double>::check_(X)) return fn(double{});
+    if (py::array_t<float>::check_(X)) return fn(float{});
+    throw py::type_error("X must be a float64 or float32 array");
+}
+
+}  // namespace
+
+void register_engine(py::module_& m) {
+    m.def(
+        "train_epoch",
+        [](const py::array& X, const py::object& y, const py::object& labels, const py::object& sw,
+           const py::array& order, const py::array& rng, const py::object& coef, const py::object& intercept,
+           const py::list& state, const py::dict& opt, const py::dict& sched, const py::dict& cfg) {
+            return by_X(X, [&](auto tag) {
+                return epoch_impl<decltype(tag)>(X, y, labels, sw, order, rng, coef, intercept, state, opt, sched,
+                                                 cfg);
+            });
+        },
+        py::arg("X"), py::arg("y"), py::arg("labels"), py::arg("sample_weight"), py::arg("order"),
+        py::arg("rng_state"), py::arg("coef"), py::arg("intercept"), py::arg("state"), py::arg("optimizer"),
+        py::arg("schedule"), py::arg("config"));
+    m.def(
+        "subset_loss",
+        [](const py::array& X, const py::object& y, const py::object& labels, const py::object& sw,
+           const py::array& index, const py::object& coef, const py::object& intercept, int loss, double alpha,
+           double l1_ratio, int n_threads) {
+            return by_X(X, [&](auto tag) {
+                return subset_loss_impl<decltype(tag)>(X, y, labels, sw, index, coef, intercept, loss, alpha,
+                                                       l1_ratio, n_threads);
+            });
+        },
+        py::arg("X"), py::arg("y"), py::arg("labels"), py::arg("sample_weight"), py::arg("index"), py::arg("coef"),
+        py::arg("intercept"), py::arg("loss"), py::arg("alpha"), py::arg("l1_ratio"), py::arg("n_threads"));
+}
+
+}  // namespace descend::python
