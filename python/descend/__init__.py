@@ -5,11 +5,13 @@ Losses of linear models and their gradients (:mod:`descend.losses`) and optimize
 plain NumPy, the ground truth the tests compare against.
 """
 
-from . import losses, optim, reference
+from . import losses, optim, reference, schedules
 from ._config import show_config
 from ._core import build_info as _build_info
-from ._validation import CopyWarning
+from .exceptions import CopyWarning, DivergenceError
+from .linear_model import LinearRegression, LogisticRegression
 
 __version__ = _build_info()["version"]
 
-__all__ = ["losses", "optim", "reference", "show_config", "CopyWarning", "__version__"]
+__all__ = ["LinearRegression", "LogisticRegression", "losses", "optim", "reference", "schedules",
+           "show_config", "CopyWarning", "DivergenceError", "__version__"]

@@ -1,0 +1,21 @@
+"""Exceptions and warnings raised by descend."""
+
+from ._validation import CopyWarning
+
+__all__ = ["CopyWarning", "DivergenceError"]
+
+
+class DivergenceError(FloatingPointError):
+    """Training blew up: the loss or a parameter became non-finite, or the loss exploded.
+
+    The model keeps the last finite parameters. Attributes: ``epoch``, ``step``, ``loss`` and
+    ``learning_rate`` where it happened, and ``suggested_learning_rate``.
+    """
+
+    def __init__(self, message, *, epoch, step, loss, learning_rate, suggested_learning_rate):
+        super().__init__(message)
+        self.epoch = epoch
+        self.step = step
+        self.loss = loss
+        self.learning_rate = learning_rate
+        self.suggested_learning_rate = suggested_learning_rate

@@ -1,0 +1,463 @@
+"""scikit-learn-compatible linear models trained by the C++ mini-batch engine.
+
+Each epoch is one call into C++ (shuffle, gather each mini-batch by index, loss and gradient,
+clip, optimizer step, learning-rate schedule) with the GIL released; Python only does the
+per-epoch bookkeeping: history, validation, early stopping, reduce-on-plateau, callbacks.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from . import _core, schedules
+from ._validation import check_sample_weight, check_scalar, resolve_n_threads
+from .exceptions import DivergenceError
+
+__all__ = ["LinearRegression", "LogisticRegression"]
+
+_LOSS_KIND = {"squared_error": 0, "logistic": 1, "softmax": 2}
+# optimizer name -> (engine kind, fixed settings)
+_OPTIMIZERS = {
+    "sgd": (0, dict(momentum=0.0)),
+    "momentum": (0, {}),
+    "nesterov": (0, dict(nesterov=True)),
+    "adam": (1, {}),
+    "adamw": (1, dict(decoupled=True)),
+    "rmsprop": (2, {}),
+}
+# state buffers each optimizer needs, by slot (s0, s1, s2)
+_STATE_SLOTS = {
+    "sgd": (False, False, False), "momentum": (True, False, False), "nesterov": (True, False, False),
+    "adam": (True, True, False), "adamw": (True, True, False), "rmsprop": (True, False, False),
+}
+
+
+def _is_sparse(X):
+    return hasattr(X, "tocsr") and hasattr(X, "nnz")
+
+
+class _Training:
+    """Everything that persists between epochs (and partial_fit calls): O(parameters + n)."""
+
+    def __init__(self, est, X, n_train_rows, K):
+        d = X.shape[1]
+        self.dtype = X.dtype
+        self.coef = np.zeros((d, K) if K > 1 else d, dtype=X.dtype)
+        self.intercept = np.zeros(K, dtype=X.dtype)
+        slots = list(_STATE_SLOTS[est.optimizer])
+        if est.optimizer in ("adam", "adamw") and est._amsgrad:
+            slots[2] = True
+        if est.optimizer == "rmsprop" and est.momentum:
+            slots[2] = True
+        self.state = [[np.zeros_like(p) if need else None for need in slots] for p in (self.coef, self.intercept)]
+        kind, fixed = _OPTIMIZERS[est.optimizer]
+        self.optimizer = dict(kind=kind, momentum=float(est.momentum), dampening=0.0, nesterov=False,
+                              weight_decay=0.0, beta1=0.9, beta2=0.999, eps=1e-8, amsgrad=bool(est._amsgrad),
+                              decoupled=False, alpha=0.99, centered=False, step=0, fresh=True)
+        self.optimizer.update(fixed)
+        if est.optimizer == "rmsprop":
+            self.optimizer["momentum"] = 0.0
+        self.rng_state = np.array([check_random_state(est.random_state).randint(0, 2**62)], dtype=np.uint64)
+        self.epochs = 0
+        self.lr_scale = 1.0
+        self.best_loss = np.inf
+        self.no_improvement = 0
+        self.best_params = None
+        self.loss_limit = np.inf
+
+
+class _LinearBase(BaseEstimator):
+    """Shared fit machinery; subclasses define the targets, the loss and the predictions."""
+
+    _engine = staticmethod(_core.train_epoch)  # descend.reference swaps in its NumPy epoch
+    _amsgrad = False
+
+    def __init__(self, *, optimizer="adam", learning_rate=0.03, batch_size=32, max_iter=200, momentum=0.9,
+                 schedule="cosine", warmup=0.0, penalty="l2", alpha="auto", l1_ratio=0.15, fit_intercept=True,
+                 clip_norm=None, tol=None, early_stopping=False, validation_fraction=0.1, n_iter_no_change=5,
+                 shuffle=True, random_state=None, n_threads=None, warm_start=False, verbose=0, callback=None):
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.momentum = momentum
+        self.schedule = schedule
+        self.warmup = warmup
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.clip_norm = clip_norm
+        self.tol = tol
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.callback = callback
+
+    # ---- checks ---------------------------------------------------------------------------------
+    def _check_params(self):
+        if self.optimizer not in _OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, got {self.optimizer!r}")
+        check_scalar(self.learning_rate, "learning_rate", low=0.0, low_inclusive=False)
+        if self.batch_size is not None and (isinstance(self.batch_size, bool) or not isinstance(
+                self.batch_size, numbers.Integral) or self.batch_size < 1):
+            raise ValueError(f"batch_size must be a positive int or None (full batch), got {self.batch_size!r}")
+        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 1:
+            raise ValueError(f"max_iter must be a positive int (epochs), got {self.max_iter!r}")
+        check_scalar(self.momentum, "momentum", low=0.0, high=1.0, high_inclusive=False)
+        check_scalar(self.warmup, "warmup", low=0.0)
+        if self.penalty not in ("l2", "l1", "elasticnet", None):
+            raise ValueError(f"penalty must be 'l2', 'l1', 'elasticnet' or None, got {self.penalty!r}")
+        if not (isinstance(self.alpha, str) and self.alpha == "auto"):
+            check_scalar(self.alpha, "alpha", low=0.0)
+        check_scalar(self.l1_ratio, "l1_ratio", low=0.0, high=1.0)
+        if self.clip_norm is not None:
+            check_scalar(self.clip_norm, "clip_norm", low=0.0, low_inclusive=False)
+        if self.tol is not None:
+            check_scalar(self.tol, "tol", low=0.0)
+        check_scalar(self.validation_fraction, "validation_fraction", low=0.0, high=1.0, low_inclusive=False,
+                     high_inclusive=False)
+        if isinstance(self.n_iter_no_change, bool) or not isinstance(self.n_iter_no_change, numbers.Integral) \
+                or self.n_iter_no_change < 1:
+            raise ValueError(f"n_iter_no_change must be a positive int, got {self.n_iter_no_change!r}")
+        resolve_n_threads(self.n_threads)
+        if self.callback is not None and not callable(self.callback):
+            raise TypeError("callback must be callable(estimator, record) or None")
+        return schedules.get(self.schedule)
+
+    def _penalty(self):
+        """(alpha, l1_ratio) of the objective, in the units the engine trains in."""
+        alpha = self._n_samples_alpha if isinstance(self.alpha, str) else float(self.alpha)
+        alpha = alpha if self.penalty is not None else 0.0
+        l1 = {"l2": 0.0, "l1": 1.0, "elasticnet": float(self.l1_ratio), None: 0.0}[self.penalty]
+        return alpha, l1
+
+    def _validate(self, X, y, sample_weight, reset):
+        if _is_sparse(X):
+            raise TypeError("X is a sparse matrix; sparse input is not supported yet, pass a dense array")
+        X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32], order="C",
+                             y_numeric=False, multi_output=False)
+        sample_weight = None if sample_weight is None else check_sample_weight(
+            _check_sample_weight(sample_weight, X, dtype=X.dtype), X.shape[0], X.dtype)
+        return X, y, sample_weight
+
+    # ---- training -------------------------------------------------------------------------------
+    def _setup(self, X, targets, labels, sample_weight, K, reset):
+        """Create (or keep, for warm starts and partial_fit) the training state."""
+        n = X.shape[0]
+        if reset or not hasattr(self, "_training") or self._training.dtype != X.dtype \
+                or self._training.coef.shape[0] != X.shape[1]:
+            tr = _Training(self, X, n, K)
+            self._init_params(tr, targets, labels, sample_weight)
+            self._training = tr
+        tr = self._training
+        idx = np.arange(n, dtype=np.int64)
+        tr.val_index = None
+        if self.early_stopping:
+            rng = check_random_state(self.random_state)
+            perm = rng.permutation(n)
+            n_val = max(1, int(math.ceil(self.validation_fraction * n)))
+            if n - n_val < 1:
+                raise ValueError(f"validation_fraction={self.validation_fraction} leaves no training rows "
+                                 f"out of {n}")
+            tr.val_index = np.sort(perm[:n_val]).astype(np.int64)
+            idx = np.sort(perm[n_val:]).astype(np.int64)
+        tr.order = idx
+        return tr
+
+    def _run(self, X, targets, labels, sample_weight, tr, schedule, epochs):
+        n_train = tr.order.shape[0]
+        batch = n_train if self.batch_size is None else min(int(self.batch_size), n_train)
+        steps_per_epoch = -(-n_train // batch)
+        alpha, l1_ratio = self._penalty_for_engine()
+        loss_kind = self._loss_kind
+        n_threads = resolve_n_threads(self.n_threads)
+        config = dict(loss=_LOSS_KIND[loss_kind], fit_intercept=bool(self.fit_intercept), alpha=alpha,
+                      l1_ratio=l1_ratio, batch_size=0 if self.batch_size is None else int(self.batch_size),
+                      shuffle=bool(self.shuffle), clip_norm=float(self.clip_norm or 0.0), loss_limit=np.inf,
+                      n_threads=n_threads)
+        plateau = isinstance(schedule, schedules.Plateau)
+        history = self.history_
+        scale2 = self._loss_scale()
+        for _ in range(epochs):
+            sched = dict(kind=schedule.kind, lr=float(self.learning_rate), scale=tr.lr_scale,
+                         gamma=float(getattr(schedule, "gamma", 0.1)),
+                         step_size=float(getattr(schedule, "step_size", 1.0)),
+                         power_t=float(getattr(schedule, "power_t", 0.25)),
+                         min_lr=float(getattr(schedule, "min_lr", 0.0)), steps_per_epoch=steps_per_epoch,
+                         total_steps=steps_per_epoch * int(self.max_iter),
+                         warmup_steps=int(math.ceil(float(self.warmup) * steps_per_epoch)))
+            config["loss_limit"] = tr.loss_limit
+            snapshot = (tr.coef.copy(), tr.intercept.copy(), [[None if s is None else s.copy() for s in slot]
+                                                               for slot in tr.state], dict(tr.optimizer))
+            start = time.perf_counter()
+            try:
+                res = self._engine(X, targets, labels, sample_weight, tr.order, tr.rng_state, tr.coef,
+                                   tr.intercept, tr.state, tr.optimizer, sched, config)
+            except KeyboardInterrupt:
+                tr.coef[...], tr.intercept[...] = snapshot[0], snapshot[1]
+                for slot, saved in zip(tr.state, snapshot[2]):
+                    for s, v in zip(slot, saved):
+                        if s is not None:
+                            s[...] = v
+                tr.optimizer.update(snapshot[3])
+                self._publish(tr)
+                raise
+            elapsed = time.perf_counter() - start
+            tr.optimizer["step"], tr.optimizer["fresh"] = res["step"], res["fresh"]
+            tr.epochs += 1
+            if res["status"] == 1:
+                self._publish(tr)
+                lr = res["fail_lr"]
+                raise DivergenceError(
+                    f"{type(self).__name__} diverged at epoch {tr.epochs}, step {res['fail_step']}: the loss "
+                    f"became {res['fail_loss'] * scale2:.4g} with learning rate {lr:.3g}. The model keeps the "
+                    f"last finite parameters. Try a smaller learning rate, e.g. learning_rate={lr / 10:.2g}, "
+                    f"or clip_norm=1.0, or standardize X.",
+                    epoch=tr.epochs, step=res["fail_step"], loss=res["fail_loss"] * scale2, learning_rate=lr,
+                    suggested_learning_rate=lr / 10)
+            if res["steps"] == 0:
+                raise ValueError("every training row has zero sample_weight")
+            loss = res["loss_sum"] / res["weight_sum"] * scale2
+            val_loss = None
+            if tr.val_index is not None:
+                val_loss = _core.subset_loss(X, targets, labels, sample_weight, tr.val_index, tr.coef, tr.intercept,
+                                             config["loss"], alpha, l1_ratio, n_threads) * scale2
+            if tr.loss_limit == np.inf:
+                tr.loss_limit = 1e8 * max(loss / scale2, 1e-8)
+            record = dict(epoch=tr.epochs, loss=loss, val_loss=val_loss, learning_rate=res["last_lr"],
+                          grad_norm=res["grad_norm_sum"] / res["steps"], time=elapsed)
+            for key in ("loss", "val_loss", "learning_rate", "grad_norm", "time"):
+                history[key].append(record[key])
+            self.n_iter_ = tr.epochs
+            self.t_ = tr.optimizer["step"]
+            # convergence: the monitored loss has not improved by tol for n_iter_no_change epochs
+            monitored = val_loss if val_loss is not None else loss
+            stop = False
+            if self.tol is not None or val_loss is not None or plateau:
+                tol = 0.0 if self.tol is None else float(self.tol) * (scale2 if scale2 != 1.0 else 1.0)
+                if monitored < tr.best_loss - tol:
+                    tr.no_improvement = 0
+                else:
+                    tr.no_improvement += 1
+                if monitored < tr.best_loss:
+                    tr.best_loss = monitored
+                    if val_loss is not None:
+                        tr.best_params = (tr.coef.copy(), tr.intercept.copy())
+                if tr.no_improvement >= self.n_iter_no_change:
+                    if plateau and tr.lr_scale * schedule.factor >= schedule.min_ratio:
+                        tr.lr_scale *= schedule.factor
+                        tr.no_improvement = 0
+                    elif self.tol is not None or val_loss is not None:
+                        stop = True
+            if self.verbose:
+                extra = f", val_loss {val_loss:.6g}" if val_loss is not None else ""
+                print(f"-- epoch {tr.epochs}: loss {loss:.6g}{extra}, lr {res['last_lr']:.3g}, "
+                      f"grad norm {record['grad_norm']:.3g}, {elapsed * 1e3:.1f} ms")
+            if self.callback is not None and self.callback(self, record):
+                stop = True
+            self._publish(tr)
+            if stop:
+                break
+        if tr.best_params is not None and self.early_stopping:
+            tr.coef[...], tr.intercept[...] = tr.best_params
+            self._publish(tr)
+
+    def _fit(self, X, y, sample_weight, epochs, reset, classes=None):
+        schedule = self._check_params()
+        first = reset or not hasattr(self, "_training")
+        X, y, sample_weight = self._validate(X, y, sample_weight, reset=first)
+        targets, labels, K = self._targets(y, first, classes)
+        if first:
+            self._n_samples_alpha = 1.0 / X.shape[0]  # alpha="auto": scikit-learn's C=1 / Ridge(alpha=1)
+        if first or not hasattr(self, "history_"):
+            self.history_ = {k: [] for k in ("loss", "val_loss", "learning_rate", "grad_norm", "time")}
+        tr = self._setup(X, targets, labels, sample_weight, K, reset=first)
+        self._run(X, targets, labels, sample_weight, tr, schedule, epochs)
+        return self
+
+    def fit(self, X, y, sample_weight=None):
+        """Train for up to max_iter epochs (from the current model with warm_start=True)."""
+        reset = not (self.warm_start and hasattr(self, "_training"))
+        return self._fit(X, y, sample_weight, int(self.max_iter) if isinstance(self.max_iter, numbers.Integral)
+                         else self.max_iter, reset=reset)
+
+    def _publish(self, tr):
+        """Expose the model in the user's units (coef_, intercept_)."""
+        raise NotImplementedError
+
+    def _penalty_for_engine(self):
+        return self._penalty()
+
+    def _loss_scale(self):
+        return 1.0
+
+
+class LinearRegression(RegressorMixin, _LinearBase):
+    """Linear least squares trained by mini-batch gradient descent.
+
+    Minimizes ``mean(1/2 (X w + b - y)^2) + alpha * (l1_ratio |w|_1 + (1 - l1_ratio)/2 |w|^2)``
+    (``penalty`` picks l1_ratio: 'l2' -> 0, 'l1' -> 1, 'elasticnet' -> ``l1_ratio``, None -> no
+    penalty). y is standardized internally (the objective is the same up to a constant factor),
+    so the default learning rate suits any scale of y; X is expected roughly standardized.
+
+    Parameters are described in the README; scikit-learn's names are used where the concept exists.
+    """
+
+    _loss_kind = "squared_error"
+
+    def _targets(self, y, first, classes):
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-D (one target per row), got shape {y.shape}")
+        if first:
+            shift = float(np.mean(y)) if self.fit_intercept else 0.0
+            scale = float(np.std(y))
+            self._y_shift, self._y_scale = shift, scale if scale > 0 and np.isfinite(scale) else 1.0
+        dtype = self._X_dtype
+        targets = np.ascontiguousarray((y - self._y_shift) / self._y_scale, dtype=dtype)
+        return targets, None, 1
+
+    def _validate(self, X, y, sample_weight, reset):
+        X, y, sample_weight = super()._validate(X, y, sample_weight, reset)
+        y = np.asarray(y, dtype=np.float64)
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y contains NaN or infinity")
+        self._X_dtype = X.dtype
+        return X, y, sample_weight
+
+    def _init_params(self, tr, targets, labels, sample_weight):
+        if self.warm_start and hasattr(self, "coef_"):
+            tr.coef[...] = np.asarray(self.coef_).reshape(tr.coef.shape) / self._y_scale
+            tr.intercept[...] = (np.asarray(self.intercept_).reshape(-1) - self._y_shift) / self._y_scale
+
+    def _penalty_for_engine(self):
+        # In units of the standardized y (w' = w / s) the objective divided by s^2 has
+        # L1 strength alpha l1 / s and L2 strength alpha (1 - l1).
+        alpha, l1 = self._penalty()
+        a1, a2 = alpha * l1 / self._y_scale, alpha * (1.0 - l1)
+        total = a1 + a2
+        return (total, a1 / total) if total > 0 else (0.0, 0.0)
+
+    def _loss_scale(self):
+        return self._y_scale ** 2
+
+    def _publish(self, tr):
+        self.coef_ = (tr.coef * self._y_scale).astype(tr.dtype)
+        self.intercept_ = float(tr.intercept[0] * self._y_scale + (self._y_shift if self.fit_intercept else 0.0))
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over (X, y), keeping the model and the optimizer state of earlier calls."""
+        return self._fit(X, y, sample_weight, 1, reset=not hasattr(self, "_training"))
+
+    def predict(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], order="C")
+        return X @ self.coef_ + self.intercept_
+
+
+class LogisticRegression(ClassifierMixin, _LinearBase):
+    """Logistic regression (binary, or multinomial softmax for more than two classes) trained by
+    mini-batch gradient descent on the mean log-loss plus the penalty (see LinearRegression)."""
+
+    def _targets(self, y, first, classes):
+        check_classification_targets(y)
+        if first:
+            self.classes_ = np.unique(y) if classes is None else np.unique(np.asarray(classes))
+            if self.classes_.shape[0] < 2:
+                raise ValueError(f"LogisticRegression needs samples of at least 2 classes, got {self.classes_.shape[0]}"
+                                 f" class: {self.classes_}")
+        codes = np.searchsorted(self.classes_, y)
+        codes = np.clip(codes, 0, len(self.classes_) - 1)
+        if np.any(self.classes_[codes] != y):
+            raise ValueError(f"y holds labels not seen in the first call: {np.setdiff1d(y, self.classes_)}")
+        K = len(self.classes_)
+        if K == 2:
+            self._loss_kind = "logistic"
+            return np.ascontiguousarray(codes, dtype=self._X_dtype), None, 1
+        self._loss_kind = "softmax"
+        return None, np.ascontiguousarray(codes, dtype=np.int64), K
+
+    def _validate(self, X, y, sample_weight, reset):
+        X, y, sample_weight = super()._validate(X, y, sample_weight, reset)
+        self._X_dtype = X.dtype
+        return X, y, sample_weight
+
+    def _init_params(self, tr, targets, labels, sample_weight):
+        if self.warm_start and hasattr(self, "coef_"):
+            if len(self.classes_) == 2:
+                tr.coef[...] = self.coef_.ravel()
+                tr.intercept[...] = self.intercept_
+            else:
+                tr.coef[...] = self.coef_.T
+                tr.intercept[...] = self.intercept_
+            return
+        if not self.fit_intercept:
+            return
+        # start from the class prior: the intercept of the model that ignores X
+        w = np.ones(len(targets if targets is not None else labels)) if sample_weight is None else sample_weight
+        if targets is not None:
+            p = float(np.clip(np.average(targets, weights=w), 1e-6, 1 - 1e-6))
+            tr.intercept[0] = math.log(p / (1 - p))
+        else:
+            freq = np.bincount(labels, weights=w, minlength=tr.intercept.shape[0]) / np.sum(w)
+            logp = np.log(np.clip(freq, 1e-6, None))
+            tr.intercept[...] = logp - logp.mean()
+
+    def _publish(self, tr):
+        if len(self.classes_) == 2:
+            self.coef_ = tr.coef.reshape(1, -1).copy()
+            self.intercept_ = tr.intercept.copy()
+        else:
+            self.coef_ = np.ascontiguousarray(tr.coef.T)
+            self.intercept_ = tr.intercept.copy()
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch over (X, y); ``classes`` (all labels) is required on the first call."""
+        first = not hasattr(self, "_training")
+        if first and classes is None:
+            raise ValueError("classes must be given on the first call to partial_fit")
+        return self._fit(X, y, sample_weight, 1, reset=first, classes=classes)
+
+    def decision_function(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], order="C")
+        scores = X @ self.coef_.T + self.intercept_
+        return scores.ravel() if scores.shape[1] == 1 else scores
+
+    def predict_proba(self, X):
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            p = np.empty((scores.shape[0], 2), dtype=np.float64)
+            e = np.exp(-np.abs(scores))
+            p[:, 1] = np.where(scores >= 0, 1 / (1 + e), e / (1 + e))
+            p[:, 0] = 1 - p[:, 1]
+            return p
+        z = scores - scores.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict_log_proba(self, X):
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            scores = np.stack([np.zeros_like(scores), scores], axis=1)
+        z = scores - scores.max(axis=1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+    def predict(self, X):
+        scores = self.decision_function(X)
+        idx = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_[idx]
