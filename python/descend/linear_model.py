@@ -77,7 +77,9 @@ class _Training:
 class _LinearBase(BaseEstimator):
     """Shared fit machinery; subclasses define the targets, the loss and the predictions."""
 
-    _engine = staticmethod(_core.train_epoch)  # descend.reference swaps in its NumPy epoch
+    # One epoch, and the loss on the validation rows: descend.reference swaps in NumPy versions.
+    _engine = staticmethod(_core.train_epoch)
+    _subset_loss = staticmethod(_core.subset_loss)
     _amsgrad = False
 
     def __init__(self, *, optimizer="adam", learning_rate=0.03, batch_size=32, max_iter=200, momentum=0.9,
@@ -234,7 +236,7 @@ class _LinearBase(BaseEstimator):
             loss = res["loss_sum"] / res["weight_sum"] * scale2
             val_loss = None
             if tr.val_index is not None:
-                val_loss = _core.subset_loss(X, targets, labels, sample_weight, tr.val_index, tr.coef, tr.intercept,
+                val_loss = self._subset_loss(X, targets, labels, sample_weight, tr.val_index, tr.coef, tr.intercept,
                                              config["loss"], alpha, l1_ratio, n_threads) * scale2
             if tr.loss_limit == np.inf:
                 tr.loss_limit = 1e8 * max(loss / scale2, 1e-8)
@@ -263,13 +265,13 @@ class _LinearBase(BaseEstimator):
                         tr.no_improvement = 0
                     elif self.tol is not None or val_loss is not None:
                         stop = True
+            self._publish(tr)
             if self.verbose:
                 extra = f", val_loss {val_loss:.6g}" if val_loss is not None else ""
                 print(f"-- epoch {tr.epochs}: loss {loss:.6g}{extra}, lr {res['last_lr']:.3g}, "
                       f"grad norm {record['grad_norm']:.3g}, {elapsed * 1e3:.1f} ms")
             if self.callback is not None and self.callback(self, record):
                 stop = True
-            self._publish(tr)
             if stop:
                 break
         if tr.best_params is not None and self.early_stopping:

@@ -13,6 +13,7 @@ Optimizers (update NumPy arrays in place, matching ``torch.optim``): :class:`SGD
 
 from .losses import logistic, softmax_cross_entropy, squared_error
 from .optim import SGD, Adam, AdamW, RMSprop, clip_grad_norm
+from .train import train_epoch
 
 __all__ = [
     "squared_error",
@@ -23,4 +24,5 @@ __all__ = [
     "AdamW",
     "RMSprop",
     "clip_grad_norm",
+    "train_epoch",
 ]

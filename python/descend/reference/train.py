@@ -1,0 +1,299 @@
+"""Reference training loop: one epoch of mini-batch gradient descent on a linear model.
+
+:func:`train_epoch` has the signature, argument conventions and return value of the C++
+engine ``descend._core.train_epoch`` and follows the same trajectory step by step, written as
+a textbook loop over batches:
+
+    shuffle the row ids (splitmix64 + Fisher-Yates), then for each batch of row ids:
+        skip it if its sample weights sum to 0
+        loss, gradient = reference loss on the batch          (float64, gradient cast to the params' dtype)
+        t = step + 1;  lr = learning_rate(schedule, t)
+        stop (diverged) if the loss is not finite or above loss_limit
+        clip the gradient to a global L2 norm of clip_norm
+        optimizer update of coef (and intercept), step = t
+        stop (diverged, params restored) if a parameter is no longer finite
+
+Like the C++ engine, the optimizer arithmetic is done in the parameters' dtype, with every
+hyperparameter first rounded to that dtype (``1 - beta`` etc. are formed in that dtype too);
+learning rates, bias corrections and the clipping factor are computed in float64.
+"""
+
+import math
+
+import numpy as np
+
+from .losses import logistic, softmax_cross_entropy, squared_error
+
+__all__ = ["train_epoch", "learning_rate", "splitmix64", "shuffle"]
+
+_MASK64 = (1 << 64) - 1
+
+SQUARED_ERROR, LOGISTIC, SOFTMAX = 0, 1, 2
+SGD, ADAM, RMSPROP = 0, 1, 2
+CONSTANT, STEP, EXPONENTIAL, COSINE, INVSCALING = 0, 1, 2, 3, 4
+
+
+# ---- random numbers ---------------------------------------------------------------------------
+
+
+def splitmix64(state):
+    """One step of splitmix64 on a Python int state; returns (new state, output), both uint64.
+
+    state += 0x9E3779B97F4A7C15
+    z = (state ^ (state >> 30)) * 0xBF58476D1CE4E5B9
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+    output = z ^ (z >> 31)                       (all modulo 2^64)
+    """
+    state = (state + 0x9E3779B97F4A7C15) & _MASK64
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return state, z ^ (z >> 31)
+
+
+def shuffle(order, rng_state):
+    """Fisher-Yates in place, from the last element down: j = next() mod (i + 1), swap i and j.
+
+    ``rng_state`` is a one-element uint64 array, advanced in place.
+    """
+    state = int(rng_state[0])
+    for i in range(len(order) - 1, 0, -1):
+        state, r = splitmix64(state)
+        j = r % (i + 1)
+        order[i], order[j] = order[j], order[i]
+    rng_state[0] = state
+
+
+# ---- learning-rate schedule -------------------------------------------------------------------
+
+
+def learning_rate(schedule, t):
+    """Learning rate at global step t (1-based).
+
+    base = lr * scale,  epoch = (t - 1) // steps_per_epoch   (steps_per_epoch, total_steps >= 1)
+
+    constant:     base
+    step:         base * gamma ** floor(epoch / step_size)
+    exponential:  base * gamma ** epoch
+    cosine:       min_lr + (base - min_lr) * (1 + cos(pi * p)) / 2,  p = min(1, (t - 1) / total_steps)
+    invscaling:   base / t ** power_t
+
+    warm-up: for t <= warmup_steps (when warmup_steps > 0) the rate is multiplied by
+    t / warmup_steps.
+    """
+    kind = int(schedule["kind"])
+    base = float(schedule["lr"]) * float(schedule["scale"])
+    steps_per_epoch = max(1, int(schedule["steps_per_epoch"]))
+    total_steps = max(1, int(schedule["total_steps"]))
+    epoch = float((t - 1) // steps_per_epoch)
+    gamma = float(schedule["gamma"])
+    if kind == CONSTANT:
+        rate = base
+    elif kind == STEP:
+        rate = base * math.pow(gamma, math.floor(epoch / float(schedule["step_size"])))
+    elif kind == EXPONENTIAL:
+        rate = base * math.pow(gamma, epoch)
+    elif kind == COSINE:
+        min_lr = float(schedule["min_lr"])
+        p = min(1.0, (t - 1) / total_steps)
+        rate = min_lr + (base - min_lr) * 0.5 * (1.0 + math.cos(math.pi * p))
+    elif kind == INVSCALING:
+        rate = base / math.pow(float(t), float(schedule["power_t"]))
+    else:
+        raise ValueError(f"unknown schedule kind {kind}")
+    warmup = int(schedule["warmup_steps"])
+    if warmup > 0 and t <= warmup:
+        rate *= t / warmup
+    return rate
+
+
+# ---- loss and gradient of one batch -----------------------------------------------------------
+
+
+def _loss_grad(X, y, labels, sample_weight, batch, coef, intercept, config):
+    """(loss, grad of coef shaped like coef, grad of intercept shaped (K,)) in the params' dtype."""
+    dtype = coef.dtype
+    sw = None if sample_weight is None else sample_weight[batch]
+    kw = dict(alpha=float(config["alpha"]), l1_ratio=float(config["l1_ratio"]), sample_weight=sw)
+    loss_kind = int(config["loss"])
+    if loss_kind == SOFTMAX:
+        K = intercept.size
+        W = coef.reshape(X.shape[1], K)
+        loss, gw, gb = softmax_cross_entropy(X[batch], labels[batch], W, intercept, **kw)
+    else:
+        fn = logistic if loss_kind == LOGISTIC else squared_error
+        loss, gw, gb = fn(X[batch], y[batch], coef.reshape(-1), intercept[0], **kw)
+    grad_w = np.asarray(gw, dtype=dtype).reshape(coef.shape)
+    grad_b = np.asarray(gb, dtype=dtype).reshape(intercept.shape)
+    if not config["fit_intercept"]:
+        grad_b[...] = 0
+    return loss, grad_w, grad_b
+
+
+# ---- optimizer updates (torch.optim equations, in the params' dtype) --------------------------
+
+
+def _as(a, shape):
+    """A state buffer viewed with the parameter's shape (same memory, updated in place)."""
+    if a is None:
+        return None
+    v = a.reshape(shape)
+    assert np.shares_memory(v, a)
+    return v
+
+
+def _sgd(p, g, s, opt, lr, first_step):
+    """d = g + wd p;  momentum: buf = d (first step) or mu buf + (1 - dampening) d,
+    d = d + mu buf (nesterov) or buf;  p -= lr d."""
+    T = p.dtype.type
+    lr, mu, wd = T(lr), T(opt["momentum"]), T(opt["weight_decay"])
+    damp = T(1) - T(opt["dampening"])
+    d = g + wd * p
+    if mu == 0:
+        p -= lr * d
+        return
+    buf = _as(s[0], p.shape)
+    if first_step:
+        buf[...] = d
+    else:
+        buf[...] = mu * buf + damp * d
+    p -= lr * ((d + mu * buf) if opt["nesterov"] else buf)
+
+
+def _adam(p, g, s, opt, lr, t):
+    """AdamW: p *= 1 - lr wd; Adam: g += wd p;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+    amsgrad: v = vmax = max(vmax, v);  p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)."""
+    T = p.dtype.type
+    b1, b2, eps, wd = T(opt["beta1"]), T(opt["beta2"]), T(opt["eps"]), T(opt["weight_decay"])
+    bias1 = 1.0 - math.pow(float(opt["beta1"]), float(t))
+    bias2 = 1.0 - math.pow(float(opt["beta2"]), float(t))
+    step_size = T(lr / bias1)
+    bias2_sqrt = T(math.sqrt(bias2))
+    if opt["decoupled"]:
+        p *= T(1.0 - lr * float(opt["weight_decay"]))
+    else:
+        g = g + wd * p
+    m, v, vmax = (_as(a, p.shape) for a in s)
+    m[...] = b1 * m + (T(1) - b1) * g
+    v[...] = b2 * v + (T(1) - b2) * g * g
+    if opt["amsgrad"]:
+        vmax[...] = np.maximum(vmax, v)
+        v = vmax
+    p -= step_size * m / (np.sqrt(v) / bias2_sqrt + eps)
+
+
+def _rmsprop(p, g, s, opt, lr):
+    """g += wd p;  sq = a sq + (1 - a) g^2;  centered: ga = a ga + (1 - a) g, avg = sqrt(sq - ga^2) + eps,
+    else avg = sqrt(sq) + eps;  momentum: buf = mu buf + g / avg, p -= lr buf;  else p -= lr g / avg."""
+    T = p.dtype.type
+    lr, a, eps, wd, mu = T(lr), T(opt["alpha"]), T(opt["eps"]), T(opt["weight_decay"]), T(opt["momentum"])
+    c = T(1) - a
+    sq, ga, buf = (_as(x, p.shape) for x in s)
+    g = g + wd * p
+    sq[...] = a * sq + c * g * g
+    if opt["centered"]:
+        ga[...] = a * ga + c * g
+        avg = np.sqrt(sq - ga * ga) + eps
+    else:
+        avg = np.sqrt(sq) + eps
+    if mu != 0:
+        buf[...] = mu * buf + g / avg
+        p -= lr * buf
+    else:
+        p -= lr * g / avg
+
+
+def _apply(params, grads, states, opt, lr, t, fresh):
+    kind = int(opt["kind"])
+    for p, g, s in zip(params, grads, states):
+        s = (list(s) + [None, None, None])[:3]
+        if kind == SGD:
+            _sgd(p, g, s, opt, lr, first_step=float(opt["momentum"]) != 0 and fresh)
+        elif kind == ADAM:
+            _adam(p, g, s, opt, lr, t)
+        elif kind == RMSPROP:
+            _rmsprop(p, g, s, opt, lr)
+        else:
+            raise ValueError(f"unknown optimizer kind {kind}")
+
+
+# ---- one epoch --------------------------------------------------------------------------------
+
+
+def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, state, optimizer, schedule, config):
+    """One epoch over the rows listed in ``order``, as ``descend._core.train_epoch``.
+
+    X (n, d); y (n,) targets (losses 0, 1) or ``labels`` (n,) int64 class ids (loss 2);
+    sample_weight (n,) or None; order int64 row ids, shuffled in place when config["shuffle"];
+    rng_state one-element uint64 array, advanced in place; coef (d,) or (d, K) and intercept (K,)
+    updated in place; state = [coef buffers, intercept buffers], each up to three arrays or None,
+    updated in place.  ``optimizer``, ``schedule`` and ``config`` are dicts (see the C++ binding);
+    ``optimizer`` is not modified: the new global step counter and SGD "fresh" flag are returned.
+
+    Returns a dict: loss_sum, weight_sum, grad_norm_sum, steps, status (0 done, 1 diverged),
+    fail_step, fail_loss, fail_lr, last_lr, step, fresh.
+    """
+    res = dict(loss_sum=0.0, weight_sum=0.0, grad_norm_sum=0.0, steps=0, status=0,
+               fail_step=0, fail_loss=0.0, fail_lr=0.0, last_lr=0.0)
+    step = int(optimizer["step"])
+    fresh = bool(optimizer["fresh"])
+    fit_intercept = bool(config["fit_intercept"])
+    clip_norm = float(config["clip_norm"])
+    loss_limit = float(config["loss_limit"])
+
+    def done(status=0, t=0, loss=0.0, lr=0.0):
+        if status:
+            res.update(status=status, fail_step=t, fail_loss=loss, fail_lr=lr)
+        res.update(step=step, fresh=fresh)
+        return res
+
+    if config["shuffle"]:
+        shuffle(order, rng_state)
+    n = len(order)
+    B = n if int(config["batch_size"]) == 0 else min(int(config["batch_size"]), n)
+    params = [coef, intercept] if fit_intercept else [coef]
+    states = list(state)[: len(params)]
+
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected, not warned about
+        for start in range(0, n, max(B, 1)):
+            batch = np.array(order[start : start + B])
+            if sample_weight is None:
+                ws = float(len(batch))
+            else:
+                ws = float(np.sum(sample_weight[batch], dtype=np.float64))
+                if not ws > 0:
+                    continue  # a batch of zero weight carries no gradient
+
+            loss, grad_w, grad_b = _loss_grad(X, y, labels, sample_weight, batch, coef, intercept, config)
+            t = step + 1
+            lr = learning_rate(schedule, t)
+            res["last_lr"] = lr
+            if not math.isfinite(loss) or loss > loss_limit:
+                return done(1, t, loss, lr)
+            res["loss_sum"] += loss * ws
+            res["weight_sum"] += ws
+
+            # global L2 norm of the gradient, in float64 (intercept only when it is fitted)
+            norm2 = float(np.sum(grad_w.astype(np.float64) ** 2))
+            if fit_intercept:
+                norm2 += float(np.sum(grad_b.astype(np.float64) ** 2))
+            norm = math.sqrt(norm2)
+            res["grad_norm_sum"] += norm
+            if clip_norm > 0 and math.isfinite(norm):
+                c = clip_norm / (norm + 1e-6)
+                if c < 1.0:
+                    grad_w = (grad_w.astype(np.float64) * c).astype(coef.dtype)
+                    grad_b = (grad_b.astype(np.float64) * c).astype(coef.dtype)
+
+            backup = [p.copy() for p in (coef, intercept)]
+            grads = [grad_w, grad_b] if fit_intercept else [grad_w]
+            _apply(params, grads, states, optimizer, lr, t, fresh)
+            if int(optimizer["kind"]) == SGD:
+                fresh = False
+            step = t
+            res["steps"] += 1
+            if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
+                coef[...] = backup[0]
+                intercept[...] = backup[1]
+                return done(1, t, loss, lr)
+    return done()

@@ -1,0 +1,287 @@
+"""LinearRegression and LogisticRegression: scikit-learn's checks, real data, the engine's behaviour."""
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.linear_model import LogisticRegression as SkLogistic
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import descend
+from descend import LinearRegression, LogisticRegression, losses
+
+# Checks that cannot pass, with the reason (as scikit-learn's own SGD estimators list them).
+EXPECTED_FAILED = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "mini-batch SGD: repeating a row changes the batches and the number of steps, so a weight of "
+        "2 is equivalent to a repeated row in expectation only"),
+}
+
+
+@parametrize_with_checks([LinearRegression(), LogisticRegression()],
+                         expected_failed_checks=lambda est: EXPECTED_FAILED)
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def standardized(loader):
+    X, y = loader(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
+    scaler = StandardScaler().fit(X_train)
+    return (np.ascontiguousarray(scaler.transform(X_train)), np.ascontiguousarray(scaler.transform(X_test)),
+            y_train, y_test)
+
+
+def test_default_logistic_fit_reaches_the_optimum_on_breast_cancer():
+    X, X_test, y, y_test = standardized(load_breast_cancer)
+    model = LogisticRegression(random_state=0).fit(X, y)
+    n = X.shape[0]
+    alpha = 1.0 / n  # alpha="auto" is scikit-learn's C=1
+    exact = SkLogistic(C=1.0, tol=1e-12, max_iter=100_000).fit(X, y)
+
+    def objective(coef, intercept):
+        return losses.logistic(X, y.astype(float), coef.ravel(), float(intercept[0]), alpha=alpha)[0]
+
+    ours, best = objective(model.coef_, model.intercept_), objective(exact.coef_, exact.intercept_)
+    assert ours >= best * (1 - 1e-9)
+    assert ours <= best * (1 + 1e-3)
+    assert abs(model.score(X_test, y_test) - exact.score(X_test, y_test)) <= 0.01
+
+
+def test_default_linear_fit_reaches_the_optimum_on_diabetes():
+    X, X_test, y, y_test = standardized(load_diabetes)
+    model = LinearRegression(random_state=0).fit(X, y)
+    n = X.shape[0]
+    exact = Ridge(alpha=1.0).fit(X, y)  # alpha="auto" = 1/n: Ridge's alpha of n * (1/n) = 1
+
+    def objective(coef, intercept):
+        return losses.squared_error(X, y, coef, intercept, alpha=1.0 / n)[0]
+
+    ours, best = objective(model.coef_, model.intercept_), objective(exact.coef_, exact.intercept_)
+    assert best * (1 - 1e-9) <= ours <= best * (1 + 1e-3)
+    assert abs(model.score(X_test, y_test) - exact.score(X_test, y_test)) <= 0.01
+
+
+def test_multinomial_logistic_regression():
+    rng = np.random.default_rng(0)
+    centers = rng.standard_normal((4, 5)) * 3
+    labels = rng.integers(0, 4, 2000)
+    X = centers[labels] + rng.standard_normal((2000, 5))
+    names = np.array(["ant", "bee", "cat", "dog"])[labels]
+    model = LogisticRegression(random_state=0).fit(X, names)
+    assert list(model.classes_) == ["ant", "bee", "cat", "dog"]
+    assert model.coef_.shape == (4, 5) and model.intercept_.shape == (4,)
+    proba = model.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_allclose(np.log(proba), model.predict_log_proba(X), atol=1e-9)
+    assert model.score(X, names) > 0.9
+    exact = SkLogistic(C=1.0, tol=1e-12, max_iter=10_000).fit(X, labels)
+    np.testing.assert_allclose(model.predict_proba(X), exact.predict_proba(X), atol=0.02)
+
+
+def test_history_records_every_epoch():
+    X, _, y, _ = standardized(load_breast_cancer)
+    model = LogisticRegression(max_iter=7, random_state=0).fit(X, y)
+    assert model.n_iter_ == 7
+    assert set(model.history_) == {"loss", "val_loss", "learning_rate", "grad_norm", "time"}
+    for values in model.history_.values():
+        assert len(values) == 7
+    assert model.history_["loss"][-1] < model.history_["loss"][0]
+    lr = model.history_["learning_rate"]
+    assert lr == sorted(lr, reverse=True) and lr[0] < 0.03  # cosine annealing from learning_rate
+    assert all(v is None for v in model.history_["val_loss"])
+    assert all(t > 0 for t in model.history_["time"])
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"])
+def test_every_optimizer_learns(optimizer):
+    X, X_test, y, y_test = standardized(load_breast_cancer)
+    lr = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "rmsprop": 0.003}.get(optimizer, 0.03)
+    model = LogisticRegression(optimizer=optimizer, learning_rate=lr, max_iter=30, random_state=0).fit(X, y)
+    assert model.score(X_test, y_test) > 0.93
+
+
+@pytest.mark.parametrize("schedule", ["constant", "step", "exponential", "cosine", "invscaling", "plateau",
+                                      descend.schedules.Step(step_size=2, gamma=0.5),
+                                      descend.schedules.Cosine(min_lr=1e-3)])
+def test_every_schedule_learns(schedule):
+    X, X_test, y, y_test = standardized(load_diabetes)
+    model = LinearRegression(schedule=schedule, warmup=1.0, max_iter=40, random_state=0).fit(X, y)
+    assert model.score(X_test, y_test) > 0.3
+    lr = model.history_["learning_rate"]
+    assert lr[0] <= 0.03 + 1e-12
+
+
+def test_step_schedule_halves_the_rate_every_two_epochs():
+    X, _, y, _ = standardized(load_diabetes)
+    model = LinearRegression(schedule=descend.schedules.Step(step_size=2, gamma=0.5), batch_size=None,
+                             max_iter=6, learning_rate=0.01).fit(X, y)
+    np.testing.assert_allclose(model.history_["learning_rate"], [0.01, 0.01, 0.005, 0.005, 0.0025, 0.0025])
+
+
+def test_early_stopping_restores_the_best_weights():
+    X, _, y, _ = standardized(load_diabetes)
+    seen = []
+    model = LinearRegression(early_stopping=True, n_iter_no_change=3, schedule="constant", learning_rate=0.3,
+                             max_iter=300, random_state=0,
+                             callback=lambda est, rec: seen.append(est.coef_.copy()) and False)
+    model.fit(X, y)
+    val = model.history_["val_loss"]
+    assert model.n_iter_ < 300 and all(v is not None for v in val)
+    best = int(np.argmin(val))
+    assert model.n_iter_ == best + 1 + 3  # stopped n_iter_no_change epochs after the best
+    np.testing.assert_allclose(model.coef_, seen[best], rtol=1e-12)
+
+
+def test_tol_stops_when_the_training_loss_stalls():
+    X, _, y, _ = standardized(load_diabetes)
+    model = LinearRegression(tol=1e-3, schedule="constant", max_iter=500, random_state=0).fit(X, y)
+    assert model.n_iter_ < 500
+
+
+def test_partial_fit_keeps_the_optimizer_state():
+    X, _, y, _ = standardized(load_breast_cancer)
+    model = LogisticRegression(batch_size=50, random_state=0)
+    model.partial_fit(X, y, classes=[0, 1])
+    steps = model.t_
+    assert steps == -(-X.shape[0] // 50) and model.n_iter_ == 1
+    model.partial_fit(X, y)
+    assert model.t_ == 2 * steps and model.n_iter_ == 2 and len(model.history_["loss"]) == 2
+    with pytest.raises(ValueError, match="classes must be given"):
+        LogisticRegression().partial_fit(X, y)
+
+
+def test_warm_start_continues_from_the_current_model():
+    X, _, y, _ = standardized(load_diabetes)
+    cold = LinearRegression(max_iter=3, random_state=0).fit(X, y)
+    warm = LinearRegression(max_iter=3, random_state=0, warm_start=True).fit(X, y)
+    first = warm.history_["loss"][-1]
+    warm.fit(X, y)
+    assert warm.n_iter_ == 6 and warm.history_["loss"][3] < first
+    assert cold.n_iter_ == 3
+
+
+def test_same_seed_same_model_whatever_the_thread_count():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((5000, 20))
+    y = X @ rng.standard_normal(20) + 0.1 * rng.standard_normal(5000)
+    models = [LinearRegression(max_iter=3, batch_size=512, random_state=42, n_threads=t).fit(X, y)
+              for t in (1, 2, 3)]
+    for other in models[1:]:
+        assert np.array_equal(other.coef_, models[0].coef_)
+        assert other.intercept_ == models[0].intercept_
+        assert other.history_["loss"] == models[0].history_["loss"]
+    different = LinearRegression(max_iter=3, batch_size=512, random_state=43).fit(X, y)
+    assert not np.array_equal(different.coef_, models[0].coef_)
+
+
+def test_divergence_is_explained_and_the_model_stays_finite():
+    X, _, y, _ = standardized(load_diabetes)
+    model = LinearRegression(optimizer="sgd", learning_rate=50.0, schedule="constant", random_state=0)
+    with pytest.raises(descend.DivergenceError) as info:
+        model.fit(X, y)
+    err = info.value
+    message = str(err)
+    assert "diverged at epoch" in message and "learning rate 50" in message
+    assert "learning_rate=5" in message  # a concrete, smaller suggestion
+    assert err.suggested_learning_rate == pytest.approx(5.0) and err.step >= 1
+    assert np.all(np.isfinite(model.coef_)) and np.isfinite(model.intercept_)
+    assert np.all(np.isfinite(model.predict(X)))
+    # the suggested rate still trains a useful model with plain SGD? at least a far smaller one does
+    LinearRegression(optimizer="sgd", learning_rate=err.suggested_learning_rate / 100, max_iter=5).fit(X, y)
+
+
+def test_ctrl_c_stops_a_long_fit_promptly_and_leaves_a_usable_model():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400_000, 50))
+    y = X @ rng.standard_normal(50)
+    model = LinearRegression(max_iter=10_000, batch_size=64, random_state=0)
+    timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
+    start = time.perf_counter()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y)
+    stopped = time.perf_counter() - start
+    timer.join()
+    assert stopped < 1.0 + 0.5, f"took {stopped - 1.0:.2f} s to stop after Ctrl-C"
+    assert model.n_iter_ >= 1
+    assert len(model.history_["loss"]) == model.n_iter_
+    assert np.all(np.isfinite(model.predict(X[:10])))
+
+
+def test_fit_does_not_copy_X():
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100_000, 64)).astype(np.float32)  # 25.6 MB
+    y = (X[:, 0] > 0).astype(int)
+    model = LogisticRegression(max_iter=2, batch_size=256)
+    model.fit(X, y)
+    tracemalloc.start()
+    try:
+        model.fit(X, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    index_bytes = X.shape[0] * 8
+    assert peak - 3 * index_bytes < X.nbytes / 10, f"peak {peak / 2**20:.1f} MiB during fit"
+    assert model.coef_.dtype == np.float32
+
+
+def test_other_layouts_are_converted_once_and_give_the_same_model():
+    X, _, y, _ = standardized(load_diabetes)
+    a = LinearRegression(max_iter=3, random_state=0).fit(X, y)
+    b = LinearRegression(max_iter=3, random_state=0).fit(np.asfortranarray(X), y)
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-12)
+
+
+def test_sparse_input_is_refused():
+    sparse = pytest.importorskip("scipy.sparse")
+    with pytest.raises(TypeError, match="sparse input is not supported yet"):
+        LinearRegression().fit(sparse.csr_matrix(np.eye(5)), np.arange(5.0))
+
+
+@pytest.mark.parametrize("params,match", [
+    (dict(optimizer="lbfgs"), "optimizer must be one of"),
+    (dict(learning_rate=0.0), "learning_rate must be > 0"),
+    (dict(batch_size=0), "batch_size must be a positive int or None"),
+    (dict(max_iter=0), "max_iter must be a positive int"),
+    (dict(schedule="linear"), "schedule must be one of"),
+    (dict(penalty="l3"), "penalty must be"),
+    (dict(alpha=-1.0), "alpha must be >= 0"),
+    (dict(clip_norm=0.0), "clip_norm must be > 0"),
+    (dict(validation_fraction=1.0), "validation_fraction must be < 1"),
+    (dict(n_threads=0), "n_threads"),
+])
+def test_bad_parameters_raise_clear_errors(params, match):
+    X, _, y, _ = standardized(load_diabetes)
+    with pytest.raises((ValueError, TypeError), match=match):
+        LinearRegression(**params).fit(X, y)
+
+
+def test_verbose_prints_one_line_per_epoch(capsys):
+    X, _, y, _ = standardized(load_diabetes)
+    LinearRegression(max_iter=3, verbose=1).fit(X, y)
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("-- epoch")]
+    assert len(lines) == 3 and "loss" in lines[0] and "lr" in lines[0]
+
+
+def test_callback_can_stop_training():
+    X, _, y, _ = standardized(load_diabetes)
+    model = LinearRegression(max_iter=50, callback=lambda est, rec: rec["epoch"] == 4).fit(X, y)
+    assert model.n_iter_ == 4
+
+
+def test_clip_norm_bounds_every_step():
+    X, _, y, _ = standardized(load_diabetes)
+    model = LinearRegression(optimizer="sgd", learning_rate=0.1, clip_norm=1e-3, schedule="constant",
+                             batch_size=None, max_iter=1).fit(X, y)
+    step = np.sqrt(np.sum(model.coef_ ** 2) + (model.intercept_ - y.mean()) ** 2) / np.std(y)
+    assert step <= 0.1 * 1e-3 * (1 + 1e-6)
