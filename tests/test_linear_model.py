@@ -285,3 +285,47 @@ def test_clip_norm_bounds_every_step():
                              batch_size=None, max_iter=1).fit(X, y)
     step = np.sqrt(np.sum(model.coef_ ** 2) + (model.intercept_ - y.mean()) ** 2) / np.std(y)
     assert step <= 0.1 * 1e-3 * (1 + 1e-6)
+
+
+# ---- the whole training loop against the NumPy reference ---------------------------------------
+
+TRAJECTORY_CASES = [
+    dict(optimizer="sgd", learning_rate=0.05, schedule="invscaling"),
+    dict(optimizer="momentum", learning_rate=0.02, schedule="step", warmup=0.5),
+    dict(optimizer="nesterov", learning_rate=0.02, schedule="exponential", clip_norm=0.5),
+    dict(optimizer="adam", schedule="cosine", penalty="elasticnet", alpha=0.01),
+    dict(optimizer="adamw", schedule="constant", early_stopping=True, n_iter_no_change=2),
+    dict(optimizer="rmsprop", learning_rate=0.003, schedule="plateau", tol=1e-3, n_iter_no_change=2),
+]
+
+
+@pytest.mark.parametrize("params", TRAJECTORY_CASES, ids=lambda p: p["optimizer"])
+@pytest.mark.parametrize("Model,loader", [(LinearRegression, load_diabetes), (LogisticRegression, load_breast_cancer)],
+                         ids=["linear", "logistic"])
+def test_engine_and_reference_follow_the_same_trajectory(Model, loader, params):
+    X, _, y, _ = standardized(loader)
+    X, y = X[:150], y[:150]
+    sw = np.random.default_rng(0).random(150) + 0.5
+    model = Model(max_iter=8, batch_size=16, random_state=3, **params)
+    ours = model.fit(X, y, sample_weight=sw)
+    ref = descend.reference.fit(model, X, y, sample_weight=sw)
+    assert ours.n_iter_ == ref.n_iter_
+    for key in ("loss", "val_loss", "learning_rate", "grad_norm"):
+        a, b = ours.history_[key], ref.history_[key]
+        if key == "val_loss" and a[0] is None:
+            assert all(v is None for v in a + b)
+            continue
+        np.testing.assert_allclose(a, b, rtol=1e-10, err_msg=key)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-10, atol=1e-12)
+
+
+def test_multinomial_trajectory_matches_the_reference():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((120, 4))
+    y = rng.integers(0, 3, 120)
+    model = LogisticRegression(max_iter=5, batch_size=10, random_state=0, optimizer="adam")
+    ours = model.fit(X, y)
+    ref = descend.reference.fit(model, X, y)
+    np.testing.assert_allclose(ours.history_["loss"], ref.history_["loss"], rtol=1e-10)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-10, atol=1e-12)

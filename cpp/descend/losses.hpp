@@ -55,6 +55,17 @@ struct LogisticLoss {
 namespace detail {
 
 template <class T>
+inline void prefetch_row(const T* row, std::size_t d) {
+#if defined(__GNUC__)
+    const char* p = reinterpret_cast<const char*>(row);
+    for (std::size_t off = 0; off < d * sizeof(T); off += 64) __builtin_prefetch(p + off);
+#else
+    (void)row;
+    (void)d;
+#endif
+}
+
+template <class T>
 inline double dot(const T* DESCEND_RESTRICT x, const T* DESCEND_RESTRICT w, std::size_t d) {
     double s = 0.0;
 #pragma omp simd reduction(+ : s)
@@ -106,6 +117,11 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
     double loss_sum = 0.0, weight_sum = 0.0, grad_b = 0.0;
     for (std::size_t i = r0; i < r1; i += R) {
         const std::size_t m = std::min(R, r1 - i);
+        // Gathered rows sit anywhere in X: fetch the tile after next now, so that memory serves
+        // many rows at once instead of one latency per row.
+        if (rows.index)
+            for (std::size_t t = i + 2 * R; t < std::min(i + 3 * R, r1); ++t)
+                if (rows.index[t] != rows.index[t - 1] + 1) prefetch_row(rows.row(t), d);  // not streaming
         const T* x[R];
         double z[R], yt[R], st[R], loss[R], c[R];
         for (std::size_t t = 0; t < R; ++t) {

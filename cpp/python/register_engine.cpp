@@ -12,6 +12,21 @@ namespace descend::python {
 
 namespace {
 
+// An int64 C-contiguous array of `size` labels, checked to lie in [0, K) (at the rows used).
+const index_t* checked_labels(const py::object& obj, py::ssize_t size, std::size_t K, const index_t* rows,
+                              std::size_t n_rows_used) {
+    if (!py::array_t<index_t>::check_(obj)) throw py::type_error("labels must be an int64 numpy array");
+    auto arr = py::reinterpret_borrow<py::array_t<index_t>>(obj);
+    if (!(arr.flags() & py::array::c_style)) throw py::value_error("labels must be C-contiguous");
+    if (arr.size() != size) throw py::value_error("labels must have one class id per row of X");
+    const index_t* labels = arr.data();
+    for (std::size_t i = 0; i < n_rows_used; ++i) {
+        const index_t lab = labels[rows ? rows[i] : static_cast<index_t>(i)];
+        if (lab < 0 || static_cast<std::size_t>(lab) >= K) throw py::value_error("labels must lie in [0, K)");
+    }
+    return labels;
+}
+
 template <class V>
 V get(const py::dict& d, const char* key) {
     if (!d.contains(key)) throw py::key_error(std::string("missing setting '") + key + "'");
@@ -34,12 +49,7 @@ py::dict epoch_impl(const py::array& X_obj, const py::object& y_obj, const py::o
     const index_t* labels = nullptr;
     EpochConfig cfg;
     cfg.loss = static_cast<LossKind>(get<int>(cfg_d, "loss"));
-    if (cfg.loss == LossKind::softmax) {
-        if (!py::array_t<index_t>::check_(labels_obj)) throw py::type_error("labels must be an int64 array");
-        labels = py::reinterpret_borrow<py::array_t<index_t>>(labels_obj).data();
-    } else {
-        y = checked<T>(y_obj, "y", false, n_rows).data();
-    }
+    if (cfg.loss != LossKind::softmax) y = checked<T>(y_obj, "y", false, n_rows).data();
     if (!py::array_t<index_t>::check_(order_obj) || !(order_obj.flags() & py::array::c_style) ||
         !order_obj.writeable())
         throw py::type_error("order must be a writable C-contiguous int64 array");
@@ -70,10 +80,7 @@ py::dict epoch_impl(const py::array& X_obj, const py::object& y_obj, const py::o
     const std::size_t n = static_cast<std::size_t>(order.size());
     for (std::size_t i = 0; i < n; ++i)
         if (ord[i] < 0 || ord[i] >= n_rows) throw py::value_error("order holds a row index outside X");
-    if (labels)
-        for (std::size_t i = 0; i < n; ++i)
-            if (labels[ord[i]] < 0 || static_cast<std::size_t>(labels[ord[i]]) >= m.K)
-                throw py::value_error("labels must lie in [0, K)");
+    if (cfg.loss == LossKind::softmax) labels = checked_labels(labels_obj, n_rows, m.K, ord, n);
 
     OptimConfig<T> opt;
     opt.kind = static_cast<OptimKind>(get<int>(opt_d, "kind"));
@@ -158,6 +165,8 @@ double subset_loss_impl(const py::array& X_obj, const py::object& y_obj, const p
                         const py::object& intercept_obj, int loss_kind, double alpha, double l1_ratio,
                         int n_threads) {
     auto X = checked<T>(X_obj, "X", false);
+    if (X.ndim() != 2) throw py::value_error("X must be 2-dimensional");
+    if (loss_kind < 0 || loss_kind > 2) throw py::value_error("loss must be 0, 1 or 2");
     Rows<T> rows;
     rows.X = X.data();
     rows.d = static_cast<std::size_t>(X.shape(1));
@@ -170,14 +179,16 @@ double subset_loss_impl(const py::array& X_obj, const py::object& y_obj, const p
         if (rows.index[i] < 0 || rows.index[i] >= X.shape(0)) throw py::value_error("index outside X");
     auto coef = checked<T>(coef_obj, "coef", false);
     auto intercept = checked<T>(intercept_obj, "intercept", false);
+    const std::size_t K = static_cast<std::size_t>(intercept.size());
+    if (K == 0 || static_cast<std::size_t>(coef.size()) != rows.d * K)
+        throw py::value_error("coef must have n_features x K values, intercept K");
     const T* y = loss_kind == 2 ? nullptr : checked<T>(y_obj, "y", false, X.shape(0)).data();
-    const index_t* labels = nullptr;
-    if (loss_kind == 2) labels = py::reinterpret_borrow<py::array_t<index_t>>(labels_obj).data();
+    const index_t* labels = loss_kind == 2 ? checked_labels(labels_obj, X.shape(0), K, rows.index, rows.n) : nullptr;
     Model<T> m;
     m.coef = const_cast<T*>(coef.data());  // read only: loss_grad does not write the model
     m.intercept = const_cast<T*>(intercept.data());
     m.d = rows.d;
-    m.K = static_cast<std::size_t>(intercept.size());
+    m.K = K;
     EpochConfig cfg;
     cfg.loss = static_cast<LossKind>(loss_kind);
     cfg.penalty = Penalty{alpha, l1_ratio};

@@ -9,10 +9,14 @@ penalty on the weights only): :func:`squared_error`, :func:`logistic`,
 
 Optimizers (update NumPy arrays in place, matching ``torch.optim``): :class:`SGD`,
 :class:`Adam`, :class:`AdamW`, :class:`RMSprop`, and :func:`clip_grad_norm`.
+
+Training: :func:`train_epoch` (one epoch, the engine's contract) and :func:`fit`, which trains
+a descend estimator with it in place of the C++ engine.
 """
 
 from .losses import logistic, softmax_cross_entropy, squared_error
 from .optim import SGD, Adam, AdamW, RMSprop, clip_grad_norm
+from .estimators import fit
 from .train import train_epoch
 
 __all__ = [
@@ -25,4 +29,5 @@ __all__ = [
     "RMSprop",
     "clip_grad_norm",
     "train_epoch",
+    "fit",
 ]
