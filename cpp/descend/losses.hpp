@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <type_traits>
 #include <vector>
 
 #include "descend/common.hpp"
@@ -93,6 +94,38 @@ inline void dot_rows8(const T* const* x, const T* DESCEND_RESTRICT w, std::size_
     z[0] += s0, z[1] += s1, z[2] += s2, z[3] += s3, z[4] += s4, z[5] += s5, z[6] += s6, z[7] += s7;
 }
 
+// float32 rows: the same eight dot products with float accumulators (16 lanes a vector, no
+// widening), and the gradient of eight rows added into a float partial sum that the caller
+// flushes into its float64 sum every few tiles, bounding the rounding error of float sums.
+inline void dot_rows8f(const float* const* x, const float* DESCEND_RESTRICT w, std::size_t d, double* z) {
+    const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3], *x4 = x[4], *x5 = x[5], *x6 = x[6], *x7 = x[7];
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3, s4, s5, s6, s7)
+    for (std::size_t j = 0; j < d; ++j) {
+        const float wj = w[j];
+        s0 += x0[j] * wj;
+        s1 += x1[j] * wj;
+        s2 += x2[j] * wj;
+        s3 += x3[j] * wj;
+        s4 += x4[j] * wj;
+        s5 += x5[j] * wj;
+        s6 += x6[j] * wj;
+        s7 += x7[j] * wj;
+    }
+    z[0] += s0, z[1] += s1, z[2] += s2, z[3] += s3, z[4] += s4, z[5] += s5, z[6] += s6, z[7] += s7;
+}
+
+inline void axpy_rows8f(float* DESCEND_RESTRICT acc, const float* const* x, const double* c, std::size_t d) {
+    const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3], *x4 = x[4], *x5 = x[5], *x6 = x[6], *x7 = x[7];
+    const float c0 = static_cast<float>(c[0]), c1 = static_cast<float>(c[1]), c2 = static_cast<float>(c[2]),
+                c3 = static_cast<float>(c[3]), c4 = static_cast<float>(c[4]), c5 = static_cast<float>(c[5]),
+                c6 = static_cast<float>(c[6]), c7 = static_cast<float>(c[7]);
+#pragma omp simd
+    for (std::size_t j = 0; j < d; ++j)
+        acc[j] += ((c0 * x0[j] + c1 * x1[j]) + (c2 * x2[j] + c3 * x3[j])) +
+                  ((c4 * x4[j] + c5 * x5[j]) + (c6 * x6[j] + c7 * x7[j]));
+}
+
 // acc += sum_t c[t] * x_t over four rows at once: one pass over acc for four rows.
 template <class T, std::size_t R>
 inline void axpy_rows(double* DESCEND_RESTRICT acc, const T* const* x, const double* c, std::size_t d) {
@@ -115,6 +148,13 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
     constexpr std::size_t R = 8;
     const std::size_t d = rows.d;
     double loss_sum = 0.0, weight_sum = 0.0, grad_b = 0.0;
+    // float32 with d <= kFloatAcc: gradient partial sums in float, flushed every kFlush tiles
+    constexpr std::size_t kFloatAcc = 2048, kFlush = 8;
+    constexpr bool kFloat = std::is_same_v<T, float>;
+    alignas(64) float facc[kFloat ? kFloatAcc : 1];
+    const bool use_facc = kFloat && d <= kFloatAcc;
+    if (use_facc) std::fill(facc, facc + d, 0.0f);
+    std::size_t tiles = 0;
     for (std::size_t i = r0; i < r1; i += R) {
         const std::size_t m = std::min(R, r1 - i);
         // Gathered rows sit anywhere in X: fetch the tile after next now, so that memory serves
@@ -134,8 +174,8 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
         }
         // Measured here: float64 rows stream best one after another; float32 rows, whose
         // widening conversion makes a single chain latency-bound, best eight at a time.
-        if constexpr (sizeof(T) == 4) {
-            dot_rows8(x, w, d, z);
+        if constexpr (kFloat) {
+            dot_rows8f(x, w, d, z);
         } else {
             for (std::size_t t = 0; t < R; ++t) z[t] += dot(x[t], w, d);
         }
@@ -148,6 +188,19 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
             loss_sum += st[t] * loss[t];
             weight_sum += st[t];
             grad_b += c[t];
+        }
+        if constexpr (kFloat) {
+            if (use_facc) {
+                axpy_rows8f(facc, x, c, d);  // dead rows of a short tile have c = 0
+                if (++tiles == kFlush || i + R >= r1) {
+                    tiles = 0;
+                    for (std::size_t j = 0; j < d; ++j) {
+                        acc[j] += facc[j];
+                        facc[j] = 0.0f;
+                    }
+                }
+                continue;
+            }
         }
         axpy_rows<T, 4>(acc, x, c, d);
         if (m > 4) axpy_rows<T, 4>(acc, x + 4, c + 4, d);

@@ -96,8 +96,13 @@ double clip_norm(const py::list& arrays, double max_norm, int n_threads) {
         py::gil_scoped_release release;
         const double norm = global_norm<T>(cptrs, sizes, n_threads);
         const double coef = max_norm / (norm + 1e-6);
-        if (max_norm > 0 && std::isfinite(norm) && coef < 1.0)
-            for (std::size_t i = 0; i < ptrs.size(); ++i) scale_inplace<T>(ptrs[i], sizes[i], T(coef));
+        if (max_norm > 0 && std::isfinite(norm) && coef < 1.0) {
+            std::vector<Slot<T>> slots(ptrs.size());
+            for (std::size_t i = 0; i < ptrs.size(); ++i) slots[i].param = ptrs[i], slots[i].size = sizes[i];
+            for_each_chunk(slots, n_threads, [&](const Slot<T>& s, std::size_t off, std::size_t cnt) {
+                scale_inplace<T>(s.param + off, cnt, T(coef));
+            });
+        }
         return norm;
     });
 }
