@@ -210,10 +210,11 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
     acc[d + 2] = weight_sum;
 }
 
-// Multinomial (softmax) cross-entropy, W of shape d x K (C order), labels in [0, K).
-// acc (d*K + K + 2 + K scratch): gradient over W, over b, loss sum, weight sum, then scratch.
+// Multinomial (softmax) cross-entropy with Wt = W transposed (K x d, C order), labels in [0, K):
+// per row K dot products and K gradient updates, each a vector loop over the d features.
+// acc (K*d + K + 2 + K scratch): gradient over Wt, over b, loss sum, weight sum, then scratch.
 template <class T>
-DESCEND_CLONES void softmax_block(const Rows<T> rows, const index_t* labels, const T* W, const double* b,
+DESCEND_CLONES void softmax_block(const Rows<T> rows, const index_t* labels, const T* Wt, const double* b,
                                   std::size_t K, std::size_t r0, std::size_t r1, double* acc) {
     const std::size_t d = rows.d;
     double* gW = acc;
@@ -223,13 +224,7 @@ DESCEND_CLONES void softmax_block(const Rows<T> rows, const index_t* labels, con
     for (std::size_t i = r0; i < r1; ++i) {
         const T* x = rows.row(i);
         const std::size_t id = rows.id(i);
-        for (std::size_t k = 0; k < K; ++k) z[k] = b[k];
-        for (std::size_t j = 0; j < d; ++j) {
-            const double xj = static_cast<double>(x[j]);
-            const T* Wj = W + j * K;
-#pragma omp simd
-            for (std::size_t k = 0; k < K; ++k) z[k] += xj * static_cast<double>(Wj[k]);
-        }
+        for (std::size_t k = 0; k < K; ++k) z[k] = b[k] + dot(x, Wt + k * d, d);
         const std::size_t yi = static_cast<std::size_t>(labels[id]);
         double zmax = z[0];
         for (std::size_t k = 1; k < K; ++k) zmax = std::max(zmax, z[k]);
@@ -246,12 +241,12 @@ DESCEND_CLONES void softmax_block(const Rows<T> rows, const index_t* labels, con
         const double inv = s / sum;
         for (std::size_t k = 0; k < K; ++k) z[k] *= inv;
         z[yi] -= s;
-        for (std::size_t k = 0; k < K; ++k) gb[k] += z[k];
-        for (std::size_t j = 0; j < d; ++j) {
-            const double xj = static_cast<double>(x[j]);
-            double* gWj = gW + j * K;
+        for (std::size_t k = 0; k < K; ++k) {
+            gb[k] += z[k];
+            const double c = z[k];
+            double* g = gW + k * d;
 #pragma omp simd
-            for (std::size_t k = 0; k < K; ++k) gWj[k] += xj * z[k];
+            for (std::size_t j = 0; j < d; ++j) g[j] += c * static_cast<double>(x[j]);
         }
     }
     acc[d * K + K] = loss_sum;
@@ -324,16 +319,20 @@ template <class T>
 double softmax_loss_grad(const Rows<T>& rows, const index_t* labels, const T* W, const T* b, std::size_t K,
                          const Penalty& pen, int n_threads, T* grad_W, T* grad_b, std::vector<double>& buf) {
     const std::size_t d = rows.d, dk = d * K, sum_width = dk + K + 2, width = sum_width + K;
-    std::vector<double> out(sum_width), bias(b, b + K);
+    std::vector<double> out(sum_width), bias(b, b + K), grad(dk);
+    std::vector<T> Wt(dk);
+    for (std::size_t j = 0; j < d; ++j)
+        for (std::size_t k = 0; k < K; ++k) Wt[k * d + j] = W[j * K + k];
     detail::blocked_sum(rows.n, width, sum_width, dk, n_threads, buf, out.data(),
                         [&](std::size_t r0, std::size_t r1, double* acc) {
-                            detail::softmax_block<T>(rows, labels, W, bias.data(), K, r0, r1, acc);
+                            detail::softmax_block<T>(rows, labels, Wt.data(), bias.data(), K, r0, r1, acc);
                         });
     const double inv = 1.0 / out[dk + K + 1];
-    for (std::size_t j = 0; j < dk + K; ++j) out[j] *= inv;
-    const double loss = out[dk + K] * inv + detail::add_penalty(W, dk, pen, out.data());
-    for (std::size_t j = 0; j < dk; ++j) grad_W[j] = static_cast<T>(out[j]);
-    for (std::size_t k = 0; k < K; ++k) grad_b[k] = static_cast<T>(out[dk + k]);
+    for (std::size_t j = 0; j < d; ++j)
+        for (std::size_t k = 0; k < K; ++k) grad[j * K + k] = out[k * d + j] * inv;
+    const double loss = out[dk + K] * inv + detail::add_penalty(W, dk, pen, grad.data());
+    for (std::size_t j = 0; j < dk; ++j) grad_W[j] = static_cast<T>(grad[j]);
+    for (std::size_t k = 0; k < K; ++k) grad_b[k] = static_cast<T>(out[dk + k] * inv);
     return loss;
 }
 
