@@ -64,6 +64,8 @@ import time
 import warnings
 
 import numpy as np
+
+from _machine import cpu_model  # bench/ is on sys.path (the script's folder, or conftest's)
 import sklearn
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression as SklearnLogisticRegression
@@ -109,23 +111,6 @@ LABELS = {"numpy": "NumPy", "sklearn": "scikit-learn", "torch": "PyTorch"}
 # Machine, load and formatting
 # ---------------------------------------------------------------------------------------------
 
-def cpu_model() -> str:
-    fields = {}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key in ("model name", "cpu family", "model") and key not in fields:
-                    fields[key] = value.strip()
-                if not line.strip() and fields:
-                    break
-    except OSError:
-        pass
-    name = fields.get("model name") or platform.processor() or platform.machine()
-    if "cpu family" in fields and "model" in fields:
-        name += f" (family {fields['cpu family']}, model {fields['model']})"
-    return name
 
 
 def machine_info(n_threads: int) -> dict:

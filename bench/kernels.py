@@ -48,6 +48,8 @@ from contextlib import redirect_stdout, nullcontext
 
 import numpy as np
 
+from _machine import cpu_model  # bench/ is on sys.path (the script's folder, or conftest's)
+
 import descend
 from descend import _core, reference
 
@@ -67,23 +69,6 @@ except ImportError:
 # Machine and timing
 # ---------------------------------------------------------------------------------------------
 
-def cpu_model() -> str:
-    fields = {}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key in ("model name", "cpu family", "model") and key not in fields:
-                    fields[key] = value.strip()
-                if not line.strip() and fields:
-                    break
-    except OSError:
-        return platform.processor() or platform.machine()
-    name = fields.get("model name", platform.processor() or platform.machine())
-    if "cpu family" in fields and "model" in fields:
-        name += f" (family {fields['cpu family']}, model {fields['model']})"
-    return name
 
 
 def l3_bytes() -> int | None:
