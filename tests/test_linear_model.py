@@ -329,3 +329,14 @@ def test_multinomial_trajectory_matches_the_reference():
     ref = descend.reference.fit(model, X, y)
     np.testing.assert_allclose(ours.history_["loss"], ref.history_["loss"], rtol=1e-10)
     np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-10, atol=1e-12)
+
+
+def test_verbose_2_draws_a_progress_bar_on_stderr(capsys):
+    X, _, y, _ = standardized(load_diabetes)
+    LinearRegression(max_iter=4, verbose=2).fit(X, y)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    frames = captured.err.split("\r")[1:]
+    assert len(frames) == 4 and captured.err.endswith("\n")
+    assert "[" + "#" * 30 + "] epoch 4/4 loss" in frames[-1]
+    assert "epoch 1/4" in frames[0] and "lr " in frames[0]

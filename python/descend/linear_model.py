@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 import time
 
 import numpy as np
@@ -266,7 +267,9 @@ class _LinearBase(BaseEstimator):
                     elif self.tol is not None or val_loss is not None:
                         stop = True
             self._publish(tr)
-            if self.verbose:
+            if self.verbose >= 2:
+                self._progress(record)
+            elif self.verbose:
                 extra = f", val_loss {val_loss:.6g}" if val_loss is not None else ""
                 print(f"-- epoch {tr.epochs}: loss {loss:.6g}{extra}, lr {res['last_lr']:.3g}, "
                       f"grad norm {record['grad_norm']:.3g}, {elapsed * 1e3:.1f} ms")
@@ -274,9 +277,20 @@ class _LinearBase(BaseEstimator):
                 stop = True
             if stop:
                 break
+        if self.verbose >= 2 and history["loss"]:
+            sys.stderr.write("\n")
         if tr.best_params is not None and self.early_stopping:
             tr.coef[...], tr.intercept[...] = tr.best_params
             self._publish(tr)
+
+    def _progress(self, record):
+        """verbose >= 2: one progress line on stderr, redrawn every epoch."""
+        n, width = record["epoch"], 30
+        filled = min(width, int(round(width * n / max(int(self.max_iter), 1))))
+        extra = f" val {record['val_loss']:.5g}" if record["val_loss"] is not None else ""
+        sys.stderr.write(f"\r{type(self).__name__} [{'#' * filled}{'.' * (width - filled)}] epoch {n}/"
+                         f"{self.max_iter} loss {record['loss']:.5g}{extra} lr {record['learning_rate']:.3g}")
+        sys.stderr.flush()
 
     def _fit(self, X, y, sample_weight, epochs, reset, classes=None):
         schedule = self._check_params()
