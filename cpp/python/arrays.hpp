@@ -35,11 +35,6 @@ py::array_t<T> checked(py::handle obj, const std::string& name, bool writable, p
     return arr;
 }
 
-template <class T>
-T* mutable_ptr(py::array_t<T>& a) {
-    return a.mutable_data();
-}
-
 // Parameters, gradients and state buffers given as lists of arrays -> slots. Every check is
 // made before anything is written, so a bad call leaves every array untouched.
 template <class T>

@@ -48,7 +48,7 @@ def _is_sparse(X):
 class _Training:
     """Everything that persists between epochs (and partial_fit calls): O(parameters + n)."""
 
-    def __init__(self, est, X, n_train_rows, K):
+    def __init__(self, est, X, K):
         d = X.shape[1]
         self.dtype = X.dtype
         self.coef = np.zeros((d, K) if K > 1 else d, dtype=X.dtype)
@@ -163,7 +163,7 @@ class _LinearBase(BaseEstimator):
         n = X.shape[0]
         if reset or not hasattr(self, "_training") or self._training.dtype != X.dtype \
                 or self._training.coef.shape[0] != X.shape[1]:
-            tr = _Training(self, X, n, K)
+            tr = _Training(self, X, K)
             self._init_params(tr, targets, labels, sample_weight)
             self._training = tr
         tr = self._training
