@@ -97,14 +97,13 @@ py::dict epoch_impl(const py::array& X_obj, const py::object& y_obj, const py::o
     opt.centered = get<bool>(opt_d, "centered");
     opt.step = get<std::int64_t>(opt_d, "step");
     opt.fresh = get<bool>(opt_d, "fresh");
-    for (std::size_t s = 0; s < 2; ++s) {
-        const bool need0 = opt.kind != OptimKind::sgd || opt.momentum != 0;
-        const bool need1 = opt.kind == OptimKind::adam || (opt.kind == OptimKind::rmsprop && opt.centered);
-        const bool need2 = (opt.kind == OptimKind::adam && opt.amsgrad) ||
-                           (opt.kind == OptimKind::rmsprop && opt.momentum != 0);
+    const bool need0 = opt.kind != OptimKind::sgd || opt.momentum != 0;
+    const bool need1 = opt.kind == OptimKind::adam || (opt.kind == OptimKind::rmsprop && opt.centered);
+    const bool need2 = (opt.kind == OptimKind::adam && opt.amsgrad) ||
+                       (opt.kind == OptimKind::rmsprop && opt.momentum != 0);
+    for (std::size_t s = 0; s < 2; ++s)
         if ((need0 && !m.state[s][0]) || (need1 && !m.state[s][1]) || (need2 && !m.state[s][2]))
             throw py::value_error("optimizer state buffers are missing");
-    }
 
     Schedule sched;
     sched.kind = static_cast<ScheduleKind>(get<int>(sched_d, "kind"));

@@ -32,7 +32,7 @@ _OPTIMIZERS = {
     "nesterov": (0, dict(nesterov=True)),
     "adam": (1, {}),
     "adamw": (1, dict(decoupled=True)),
-    "rmsprop": (2, {}),
+    "rmsprop": (2, dict(momentum=0.0)),
 }
 # state buffers each optimizer needs, by slot (s0, s1, s2)
 _STATE_SLOTS = {
@@ -53,19 +53,13 @@ class _Training:
         self.dtype = X.dtype
         self.coef = np.zeros((d, K) if K > 1 else d, dtype=X.dtype)
         self.intercept = np.zeros(K, dtype=X.dtype)
-        slots = list(_STATE_SLOTS[est.optimizer])
-        if est.optimizer in ("adam", "adamw") and est._amsgrad:
-            slots[2] = True
-        if est.optimizer == "rmsprop" and est.momentum:
-            slots[2] = True
+        slots = _STATE_SLOTS[est.optimizer]
         self.state = [[np.zeros_like(p) if need else None for need in slots] for p in (self.coef, self.intercept)]
         kind, fixed = _OPTIMIZERS[est.optimizer]
         self.optimizer = dict(kind=kind, momentum=float(est.momentum), dampening=0.0, nesterov=False,
-                              weight_decay=0.0, beta1=0.9, beta2=0.999, eps=1e-8, amsgrad=bool(est._amsgrad),
+                              weight_decay=0.0, beta1=0.9, beta2=0.999, eps=1e-8, amsgrad=False,
                               decoupled=False, alpha=0.99, centered=False, step=0, fresh=True)
         self.optimizer.update(fixed)
-        if est.optimizer == "rmsprop":
-            self.optimizer["momentum"] = 0.0
         self.rng_state = np.array([check_random_state(est.random_state).randint(0, 2**62)], dtype=np.uint64)
         self.epochs = 0
         self.lr_scale = 1.0
@@ -81,7 +75,6 @@ class _LinearBase(BaseEstimator):
     # One epoch, and the loss on the validation rows: descend.reference swaps in NumPy versions.
     _engine = staticmethod(_core.train_epoch)
     _subset_loss = staticmethod(_core.subset_loss)
-    _amsgrad = False
 
     def __init__(self, *, optimizer="adam", learning_rate=0.03, batch_size=32, max_iter=200, momentum=0.9,
                  schedule="cosine", warmup=0.0, penalty="l2", alpha="auto", l1_ratio=0.15, fit_intercept=True,
@@ -251,7 +244,7 @@ class _LinearBase(BaseEstimator):
             monitored = val_loss if val_loss is not None else loss
             stop = False
             if self.tol is not None or val_loss is not None or plateau:
-                tol = 0.0 if self.tol is None else float(self.tol) * (scale2 if scale2 != 1.0 else 1.0)
+                tol = 0.0 if self.tol is None else float(self.tol) * scale2
                 if monitored < tr.best_loss - tol:
                     tr.no_improvement = 0
                 else:
@@ -308,8 +301,7 @@ class _LinearBase(BaseEstimator):
     def fit(self, X, y, sample_weight=None):
         """Train for up to max_iter epochs (from the current model with warm_start=True)."""
         reset = not (self.warm_start and hasattr(self, "_training"))
-        return self._fit(X, y, sample_weight, int(self.max_iter) if isinstance(self.max_iter, numbers.Integral)
-                         else self.max_iter, reset=reset)
+        return self._fit(X, y, sample_weight, self.max_iter, reset=reset)
 
     def _publish(self, tr):
         """Expose the model in the user's units (coef_, intercept_)."""
