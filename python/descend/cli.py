@@ -74,6 +74,34 @@ def _info(args) -> int:
     return 0
 
 
+def _positive_ints(text: str) -> list[int]:
+    try:
+        values = [int(float(v)) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}")
+    return values
+
+
+def _sections(text: str) -> list[str]:
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    allowed = ("floor", "steps", "epochs", "target")
+    bad = [v for v in names if v not in allowed]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"sections are among {', '.join(allowed)}; got {text!r}")
+    return names
+
+
+def _bench(args) -> int:
+    from . import benchmarks
+
+    benchmarks.run(quick=args.quick, n_threads=args.threads, rows=args.rows, params=args.params,
+                   sections=args.sections, json_file=args.json, markdown_file=args.markdown, plot_file=args.plot,
+                   progress=not args.no_progress)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="descend", description="Gradient-descent training, fast: OpenMP C++ kernels under a NumPy API.")
@@ -83,12 +111,34 @@ def main(argv=None) -> int:
     demo.set_defaults(func=_demo)
     info = sub.add_parser("info", help="show how descend was built (show_config)")
     info.set_defaults(func=_info)
+    bench = sub.add_parser(
+        "bench", help="compare descend with NumPy, scikit-learn, PyTorch and the memory floor",
+        description="Measure, in one run: the memory bandwidth, optimizer steps, training epochs on synthetic and "
+                    "embedded data, and the time to reach 1%% above the optimum; descend against a NumPy loop, "
+                    "scikit-learn's SGD and a PyTorch eager loop (when torch is installed).")
+    bench.add_argument("--quick", action="store_true", help="smaller problems, fewer repeats (under a minute)")
+    bench.add_argument("--threads", type=int, default=None, metavar="N",
+                       help="threads for descend and torch (default: all; negative counts back from the CPUs)")
+    bench.add_argument("--rows", type=_positive_ints, default=None, metavar="N,N",
+                       help="rows of the synthetic epoch workloads (default 10000,100000,1000000; "
+                            "10000,100000 with --quick)")
+    bench.add_argument("--params", type=_positive_ints, default=None, metavar="N,N",
+                       help="parameters of the optimizer-step workloads (default 1000000,10000000)")
+    bench.add_argument("--sections", type=_sections, default=["floor", "steps", "epochs", "target"], metavar="S,S",
+                       help="what to measure, among floor,steps,epochs,target (default: all)")
+    bench.add_argument("--json", metavar="FILE", help="write every measurement as JSON")
+    bench.add_argument("--markdown", metavar="FILE", help="write the tables as Markdown")
+    bench.add_argument("--plot", metavar="FILE.png", help="plot epoch time against data size (needs matplotlib)")
+    bench.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    bench.set_defaults(func=_bench)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
     if getattr(args, "steps", 1) < 1:
         parser.error("--steps must be at least 1")
+    if getattr(args, "threads", None) == 0:
+        parser.error("--threads must not be 0 (None/omitted = all, negative counts back from the CPUs)")
     return args.func(args)
 
 

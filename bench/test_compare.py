@@ -1,0 +1,71 @@
+"""Smoke test of the side-by-side comparison (``descend bench`` / ``bench/compare.py``) on tiny
+problems: every section runs, every contender produces a time, the models it races are trained
+(descend's objective is below its starting point), and JSON, Markdown and the plot are written."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from descend import benchmarks
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("compare")
+    files = {"json_file": tmp / "r.json", "markdown_file": tmp / "r.md", "plot_file": tmp / "r.png"}
+    res = benchmarks.run(quick=True, rows=[2000, 4000], params=[20_000], progress=False, **files)
+    return res, files
+
+
+def test_every_section_and_contender_is_measured(results):
+    res, _ = results
+    assert {"machine", "floor", "steps", "epochs", "target"} <= set(res)
+    assert res["floor"]["read"] > 1e8 and res["floor"]["update"] > 1e8  # bytes/s
+    for rec in res["steps"]:
+        assert {"descend", "descend 1t", "reference"} <= set(rec["times"])
+        assert all(t > 0 for t in rec["times"].values())
+    names = {r["name"] for r in res["epochs"]}
+    assert {"breast_cancer", "diabetes", "logistic 2kx100", "linear 4kx100"} <= names
+    for rec in res["epochs"]:
+        assert {"descend", "descend 1t", "numpy", "sklearn"} <= set(rec["times"])
+        assert all(t > 0 and math.isfinite(t) for t in rec["times"].values())
+        # the measured epochs trained: descend, the NumPy loop and PyTorch run the same optimizer
+        # (descend starts logistic models at the prior's intercept and standardizes y inside)
+        o = rec["objective"]
+        assert o["descend"] < rec["objective_start"]
+        for key in ("numpy", "torch"):
+            if key in o:
+                assert o[key] < rec["objective_start"]
+                assert o[key] == pytest.approx(o["descend"], rel=0.15), (rec["name"], key)
+        assert rec["memory"]["descend"] < 0.6 * rec["x_bytes"] + 64 * rec["rows"]  # no copy of X
+
+
+def test_the_race_to_the_optimum(results):
+    res, _ = results
+    t = res["target"]
+    assert t["optimum"] > 0 and t["goal"] == pytest.approx(t["optimum"] * 1.01)
+    d = t["contenders"]["descend"]
+    assert d["epochs"] >= 1 and d["objective"] < np.log(2)  # better than the zero model
+    if d["reached"]:
+        assert d["objective"] <= t["goal"] and d["seconds"] > 0
+
+
+def test_outputs_are_written(results):
+    res, files = results
+    loaded = json.loads(files["json_file"].read_text())
+    assert loaded["epochs"][0]["times"]["descend"] == pytest.approx(res["epochs"][0]["times"]["descend"])
+    md = files["markdown_file"].read_text()
+    assert "| epoch, Adam, batch 256 |" in md and "| optimizer step (float32) |" in md
+    png = files["plot_file"].read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="sections"):
+        benchmarks.run(sections=["floor", "nope"], progress=False)
+    with pytest.raises(ValueError, match="rows"):
+        benchmarks.run(rows=[1], sections=["floor"], progress=False)
