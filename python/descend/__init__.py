@@ -6,6 +6,7 @@ plain NumPy, the ground truth the tests compare against.
 """
 
 from . import losses, optim, reference, schedules
+from ._lr_find import LRFindResult, lr_find
 from ._config import show_config
 from ._core import build_info as _build_info
 from .exceptions import CopyWarning, DivergenceError
@@ -13,5 +14,5 @@ from .linear_model import LinearRegression, LogisticRegression
 
 __version__ = _build_info()["version"]
 
-__all__ = ["LinearRegression", "LogisticRegression", "losses", "optim", "reference", "schedules",
-           "show_config", "CopyWarning", "DivergenceError", "__version__"]
+__all__ = ["LinearRegression", "LogisticRegression", "lr_find", "LRFindResult", "losses", "optim", "reference",
+           "schedules", "show_config", "CopyWarning", "DivergenceError", "__version__"]

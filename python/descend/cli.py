@@ -9,61 +9,108 @@ import time
 import numpy as np
 
 
+DEMO_RUNS = (  # label, optimizer, learning rate: each the best of a coarse sweep on this problem
+    ("sgd", "sgd", 0.1),
+    ("momentum", "momentum", 0.1),
+    ("adam", "adam", 0.03),
+)
+DEMO_CHECKPOINTS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+
+
+class _Progress:
+    """One progress bar on stderr for all the runs, redrawn each epoch."""
+
+    def __init__(self, total: int, enabled: bool, width: int = 30):
+        self.total, self.done, self.width = total, 0, width
+        self.enabled = enabled
+
+    def update(self, label: str, epoch: int, gap: float):
+        self.done += 1
+        if not self.enabled:
+            return
+        filled = self.width * self.done // self.total
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total} epochs  "
+                         f"{label:<9} epoch {epoch:>4}  loss - optimum {gap:.2e} ")
+        sys.stderr.flush()
+
+    def close(self):
+        if self.enabled:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
 def _demo(args) -> int:
-    """Full-batch logistic regression on breast_cancer with three optimizers side by side."""
+    """LogisticRegression on breast_cancer with SGD, momentum and Adam side by side."""
     from sklearn.datasets import load_breast_cancer
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression as ExactLogisticRegression
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
 
-    from . import losses, optim
+    from . import LogisticRegression, losses
 
     X, y = load_breast_cancer(return_X_y=True)
-    X_train, X_test, y_train, y_test = train_test_split(X, y.astype(float), test_size=0.25, random_state=0,
-                                                        stratify=y)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
     scaler = StandardScaler().fit(X_train)
     X_train = np.ascontiguousarray(scaler.transform(X_train))
     X_test = scaler.transform(X_test)
+    y01 = y_train.astype(np.float64)
     n, d = X_train.shape
-    C = 1.0
-    alpha = 1.0 / (C * n)  # scikit-learn's C * sum(loss) + ||w||^2 / 2, divided by C n
+    alpha = 1.0 / n  # descend's alpha="auto": the objective of scikit-learn's C=1
 
-    exact = LogisticRegression(C=C, tol=1e-12, max_iter=10_000).fit(X_train, y_train)
+    exact = ExactLogisticRegression(C=1.0, tol=1e-12, max_iter=10_000).fit(X_train, y_train)
     w_star, b_star = exact.coef_.ravel(), float(exact.intercept_[0])
-    f_star = losses.logistic(X_train, y_train, w_star, b_star, alpha=alpha)[0]
 
-    runs = {
-        "sgd       lr=0.5": lambda p: optim.SGD(p, lr=0.5),
-        "momentum  lr=0.5 mu=0.9": lambda p: optim.SGD(p, lr=0.5, momentum=0.9),
-        "adam      lr=0.05": lambda p: optim.Adam(p, lr=0.05),
-    }
-    checkpoints = sorted({1, 5, 10, 25, 50, 100, 200, 400, args.steps} & set(range(1, args.steps + 1)))
-    print(f"descend demo: logistic regression on breast_cancer ({n} train x {d} features, standardized),")
-    print(f"full-batch gradient descent with the penalty of scikit-learn's C={C:g}; "
-          f"exact optimum from scikit-learn's lbfgs: loss {f_star:.6f}\n")
-    print("loss - optimum after each number of steps:")
-    print(f"{'optimizer':<26}" + "".join(f"{s:>10}" for s in checkpoints))
-    results = {}
-    for name, make in runs.items():
-        w, b = np.zeros(d), np.zeros(1)
-        opt = make([w, b])
-        gaps = []
+    def objective(w, b):
+        return float(losses.logistic(X_train, y01, np.ravel(w), float(np.ravel(b)[0]), alpha=alpha)[0])
+
+    f_star = objective(w_star, b_star)
+    epochs = args.epochs
+    print(f"descend demo: logistic regression on breast_cancer ({n} train x {d} features, standardized), "
+          f"mini-batches of {args.batch_size}, {epochs} epochs, cosine-annealed learning rate")
+    print(f"objective: mean log-loss + alpha/2 |w|^2 with alpha = 1/n (scikit-learn's C=1); "
+          f"exact optimum from scikit-learn's lbfgs: {f_star:.6f}\n")
+
+    progress = _Progress(len(DEMO_RUNS) * epochs, enabled=not args.no_progress and sys.stderr.isatty())
+    models, gaps, seconds = {}, {}, {}
+    for label, optimizer, lr in DEMO_RUNS:
+        gaps[label] = []
+
+        def record(est, rec, label=label):
+            gap = objective(est.coef_, est.intercept_) - f_star
+            gaps[label].append(gap)
+            progress.update(label, rec["epoch"], gap)
+
+        model = LogisticRegression(optimizer=optimizer, learning_rate=lr, batch_size=args.batch_size,
+                                   max_iter=epochs, random_state=0, callback=record)
         start = time.perf_counter()
-        for step in range(1, args.steps + 1):
-            loss, gw, gb = losses.logistic(X_train, y_train, w, b[0], alpha=alpha)
-            opt.step([gw, np.array([gb])])
-            if step in checkpoints:
-                gaps.append(losses.logistic(X_train, y_train, w, b[0], alpha=alpha)[0] - f_star)
-        elapsed = time.perf_counter() - start
-        accuracy = float(np.mean(((X_test @ w + b[0]) > 0) == y_test))
-        results[name] = (w.copy(), b[0], accuracy, elapsed)
-        print(f"{name:<26}" + "".join(f"{g:>10.2e}" for g in gaps))
-    print(f"\n{'optimizer':<26}{'|w - w*|':>10}{'test acc':>10}{'time':>10}")
-    for name, (w, b, accuracy, elapsed) in results.items():
-        dist = np.sqrt(np.sum((w - w_star) ** 2) + (b - b_star) ** 2)
-        print(f"{name:<26}{dist:>10.2e}{accuracy:>10.3f}{elapsed * 1e3:>8.1f}ms")
-    print(f"{'scikit-learn lbfgs':<26}{0.0:>10.2e}{exact.score(X_test, y_test):>10.3f}")
-    print("\nPlain SGD crawls where the surface is flat; momentum and Adam get there in far fewer steps.")
+        models[label] = model.fit(X_train, y_train)
+        seconds[label] = time.perf_counter() - start
+    progress.close()
+
+    names = [f"{label} lr={lr:g}" for label, _, lr in DEMO_RUNS]
+    checkpoints = [e for e in DEMO_CHECKPOINTS if e <= epochs] + ([epochs] if epochs not in DEMO_CHECKPOINTS else [])
+    print("loss - optimum after each epoch (the whole training set's objective):")
+    print(f"{'epoch':>6}" + "".join(f"{name:>20}" for name in names))
+    for e in checkpoints:
+        print(f"{e:>6}" + "".join(f"{gaps[label][e - 1]:>20.3e}" for label, _, _ in DEMO_RUNS))
+    print(f"\n{'optimizer':<20}{'loss - optimum':>16}{'|w - w*|':>12}{'test acc':>10}{'fit time':>10}")
+    for name, (label, _, _) in zip(names, DEMO_RUNS):
+        m = models[label]
+        dist = float(np.sqrt(np.sum((m.coef_.ravel() - w_star) ** 2) + (m.intercept_[0] - b_star) ** 2))
+        print(f"{name:<20}{gaps[label][-1]:>16.3e}{dist:>12.2e}{m.score(X_test, y_test):>10.3f}"
+              f"{seconds[label] * 1e3:>8.1f}ms")
+    print(f"{'scikit-learn lbfgs':<20}{0.0:>16.3e}{0.0:>12.2e}{exact.score(X_test, y_test):>10.3f}")
+    print("\nPlain SGD crawls along the flat directions of the loss; momentum rolls through them and Adam "
+          "rescales each\ndirection, so both end far closer to the optimum in the same number of epochs.")
+    if args.plot != "":
+        try:
+            from . import plot
+            plot.learning_curve({name: models[label] for name, (label, _, _) in zip(names, DEMO_RUNS)},
+                                file=args.plot, title="descend demo: logistic regression on breast_cancer")
+        except ImportError:
+            print("(pip install 'descend[plot]' to get the learning curves as a PNG)")
+        else:
+            print(f"learning curves: {args.plot}")
     return 0
 
 
@@ -106,8 +153,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="descend", description="Gradient-descent training, fast: OpenMP C++ kernels under a NumPy API.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = sub.add_parser("demo", help="train logistic regression on breast_cancer with SGD, momentum and Adam")
-    demo.add_argument("--steps", type=int, default=400, help="full-batch steps per optimizer (default 400)")
+    demo = sub.add_parser(
+        "demo", help="train logistic regression on breast_cancer with SGD, momentum and Adam",
+        description="Train descend.LogisticRegression on scikit-learn's embedded breast_cancer data with SGD, "
+                    "momentum and Adam side by side, and compare each with the exact optimum.")
+    demo.add_argument("--epochs", type=int, default=100, help="epochs per optimizer (default 100)")
+    demo.add_argument("--batch-size", type=int, default=32, help="rows per mini-batch (default 32)")
+    demo.add_argument("--plot", default="descend-demo.png", metavar="FILE.png",
+                      help="where to write the learning curves (default descend-demo.png; '' for none; "
+                           "needs matplotlib)")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     demo.set_defaults(func=_demo)
     info = sub.add_parser("info", help="show how descend was built (show_config)")
     info.set_defaults(func=_info)
@@ -135,8 +190,9 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    if getattr(args, "steps", 1) < 1:
-        parser.error("--steps must be at least 1")
+    for option in ("epochs", "batch_size"):
+        if getattr(args, option, 1) < 1:
+            parser.error(f"--{option.replace('_', '-')} must be at least 1")
     if getattr(args, "threads", None) == 0:
         parser.error("--threads must not be 0 (None/omitted = all, negative counts back from the CPUs)")
     return args.func(args)
