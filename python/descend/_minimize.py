@@ -1,0 +1,355 @@
+"""Minimize a function of a few variables with descend's optimizers, keeping the whole path.
+
+A small, SciPy-like driver for experiments and plots: every step is one call of a
+:mod:`descend.optim` optimizer (the C++ update), and the result holds every iterate::
+
+    from descend import landscapes
+    from descend import minimize
+
+    res = minimize(landscapes.rosenbrock, (-1.2, 1.0), optimizer="adam", lr=0.05, max_iter=5000)
+    res.x, res.nit, res.path.shape
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+
+import numpy as np
+
+from . import optim
+from ._validation import check_scalar
+from .exceptions import DivergenceError
+
+__all__ = ["minimize", "MinimizeResult"]
+
+DEFAULT_LR = 0.01
+"""Learning rate used for an optimizer given by name when ``lr`` is not passed."""
+
+EXPLOSION_FACTOR = 1e12
+"""A run diverges once ``|f(x)|`` exceeds this times ``max(1, |f(x0)|)``."""
+
+# name -> (optimizer class, settings the name implies; the caller may override them)
+_OPTIMIZERS = {
+    "sgd": (optim.SGD, {}),
+    "momentum": (optim.SGD, {"momentum": 0.9}),
+    "nesterov": (optim.SGD, {"momentum": 0.9, "nesterov": True}),
+    "adam": (optim.Adam, {}),
+    "adamw": (optim.AdamW, {}),
+    "rmsprop": (optim.RMSprop, {}),
+}
+
+_CONVERGED, _MAX_ITER, _DIVERGED, _CALLBACK = 0, 1, 2, 3
+
+
+class MinimizeResult(dict):
+    """The outcome of :func:`minimize`: a dict whose keys are also attributes.
+
+    Attributes
+    ----------
+    x : ndarray
+        The final iterate, of the shape of ``x0`` (after a divergence: the last finite one).
+    fun : float
+        The value at ``x``.
+    jac : ndarray
+        The gradient at ``x``.
+    nit : int
+        Optimizer steps taken to reach ``x``.
+    nfev : int
+        Calls of ``fun``, including one at a point found to diverge.
+    success : bool
+        Whether the gradient norm reached ``tol``.
+    status : int
+        0 converged, 1 ``max_iter`` reached, 2 diverged, 3 stopped by the callback.
+    message : str
+        The reason for stopping, in words.
+    path : ndarray of shape (nit + 1, *x.shape)
+        Every iterate, ``x0`` first and ``x`` last.
+    values : ndarray of shape (nit + 1,)
+        The value at each iterate of ``path``.
+    optimizer : str
+        A short label such as ``"adam lr=0.01"``, for plot legends.
+
+    Notes
+    -----
+    The attribute ``values`` is the field, which hides the method ``dict.values``; call
+    ``dict.values(result)`` for that.
+    """
+
+    _ORDER = ("message", "success", "status", "fun", "x", "nit", "nfev", "jac", "optimizer", "path", "values")
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def values(self):
+        try:
+            return self["values"]
+        except KeyError:
+            raise AttributeError("values") from None
+
+    def __setattr__(self, name, value):
+        self[name] = value
+
+    def __delattr__(self, name):
+        try:
+            del self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self.keys()))
+
+    def __repr__(self):
+        if not self:
+            return f"{type(self).__name__}()"
+        keys = [k for k in self._ORDER if k in self] + [k for k in self if k not in self._ORDER]
+        width = max(len(str(k)) for k in keys)
+        lines = []
+        for k in keys:
+            v = self[k]
+            if isinstance(v, np.ndarray) and v.size > 12:
+                text = f"<ndarray of shape {v.shape}, {v.dtype}>"
+            else:
+                text = repr(v).replace("\n", "\n" + " " * (width + 2))
+            lines.append(f"{str(k):>{width}}: {text}")
+        return "\n".join(lines)
+
+
+def _check_x0(x0) -> np.ndarray:
+    try:
+        arr = np.asarray(x0)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"x0 must be an array of real numbers: {exc}") from None
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"x0 must be an array of real numbers, got dtype {arr.dtype}")
+    if arr.size == 0:
+        raise ValueError(f"x0 is empty (shape {arr.shape}); give at least one variable")
+    arr = np.array(arr, dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"x0 must be finite, got {arr}")
+    return arr
+
+
+def _option_text(value) -> str:
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return f"{value:g}"
+    return repr(value)
+
+
+def _make_optimizer(optimizer, x, options, n_threads):
+    """The optimizer instance over ``[x]`` and its label."""
+    if isinstance(optimizer, str):
+        if optimizer not in _OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {optimizer!r}; choose one of "
+                             f"{', '.join(map(repr, _OPTIMIZERS))} or pass a descend.optim.Optimizer subclass")
+        cls, implied = _OPTIMIZERS[optimizer]
+        kwargs = {"lr": DEFAULT_LR, **implied, **options}
+        name = optimizer
+    elif isinstance(optimizer, type) and issubclass(optimizer, optim.Optimizer):
+        cls, kwargs, name = optimizer, dict(options), optimizer.__name__
+    elif isinstance(optimizer, optim.Optimizer):
+        raise TypeError(f"optimizer must be a name or an Optimizer class, got an instance ({optimizer!r}): "
+                        f"pass {type(optimizer).__name__} and its settings as keywords")
+    else:
+        raise TypeError(f"optimizer must be a name ({', '.join(map(repr, _OPTIMIZERS))}) or a "
+                        f"descend.optim.Optimizer subclass, got {optimizer!r}")
+
+    signature = inspect.signature(cls)
+    params = signature.parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        accepted = [k for k, p in params.items() if k not in ("params", "n_threads")
+                    and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+        unknown = [k for k in options if k not in accepted]
+        if unknown:
+            raise TypeError(f"unknown option {unknown[0]!r} for optimizer {name!r} ({cls.__name__}); "
+                            f"its options are {', '.join(accepted)}")
+    if n_threads is not None:
+        kwargs["n_threads"] = n_threads
+    try:
+        opt = cls([x], **kwargs)
+    except TypeError as exc:
+        if "unexpected keyword" in str(exc):
+            raise TypeError(f"optimizer {name!r} ({cls.__name__}) rejected an option: {exc}") from None
+        raise
+    label = f"{name} lr={_option_text(opt.lr)}"
+    label += "".join(f" {k}={_option_text(v)}" for k, v in options.items() if k != "lr")
+    return opt, label
+
+
+def _check_value(value) -> float:
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"fun must return a real number as its value, got {value!r}") from None
+    if arr.ndim != 0:
+        raise ValueError(f"fun must return a scalar value, got an array of shape {arr.shape}")
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"fun must return a real number as its value, got {value!r} (dtype {arr.dtype})")
+    return float(arr)
+
+
+def _check_gradient(grad, shape) -> np.ndarray:
+    try:
+        arr = np.asarray(grad)
+    except (TypeError, ValueError):
+        raise TypeError(f"the gradient must be an array of real numbers, got {grad!r}") from None
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"the gradient must be an array of real numbers, got dtype {arr.dtype}")
+    if arr.shape != shape:
+        raise ValueError(f"the gradient has shape {arr.shape}, expected {shape} (the shape of x0)")
+    return np.array(arr, dtype=np.float64).reshape(-1)
+
+
+def _norm(grad) -> float:
+    return math.hypot(*grad.tolist())
+
+
+def minimize(fun, x0, optimizer="adam", max_iter=1000, tol=1e-6, callback=None, *, jac=None,
+             on_divergence="raise", n_threads=None, **options) -> MinimizeResult:
+    """Minimize ``fun`` from ``x0`` by gradient descent with a :mod:`descend.optim` optimizer.
+
+    Each iteration evaluates the value and gradient at ``x``, stops if the gradient's L2 norm is
+    at most ``tol``, and otherwise takes one optimizer step (one C++ call, on a float64 copy of
+    ``x0``).
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x) -> (value, gradient)``, ``x`` of the shape of ``x0``; with a callable ``jac``,
+        ``fun(x) -> value`` and ``jac(x) -> gradient`` (SciPy's convention). A
+        :class:`descend.landscapes.Landscape` works as is.
+    x0 : array_like
+        Starting point, real and finite, of any shape (a scalar gives scalar iterates).
+    optimizer : str or descend.optim.Optimizer subclass, default="adam"
+        ``'sgd'`` (plain gradient descent), ``'momentum'`` (SGD, heavy ball, momentum 0.9),
+        ``'nesterov'`` (SGD, Nesterov momentum 0.9), ``'adam'``, ``'adamw'`` (its default
+        ``weight_decay=0.01`` shifts the minimum) or ``'rmsprop'``; a name uses ``lr=0.01`` unless
+        ``lr`` is given. A class (``descend.optim.SGD``, ...) uses its own defaults.
+    max_iter : int, default=1000
+        Maximum number of optimizer steps.
+    tol : float, default=1e-6
+        Stop, successfully, once ``||gradient||_2 <= tol``.
+    callback : callable, optional
+        ``callback(xk)`` after each step, with a copy of the new iterate. Returning True (or
+        raising StopIteration) stops the run with status 3.
+    jac : callable or bool, optional
+        The gradient as a separate function; None or True means ``fun`` returns both.
+    on_divergence : {'raise', 'return'}, default='raise'
+        What to do when the value or gradient becomes non-finite, ``x`` does, or ``|f(x)|``
+        exceeds ``1e12 * max(1, |f(x0)|)``: raise :class:`descend.DivergenceError`, or return
+        the last finite iterate with ``success=False`` and status 2.
+    n_threads : int, optional
+        Threads of the optimizer update (see :mod:`descend.optim`).
+    **options
+        Hyper-parameters of the optimizer: ``lr``, ``momentum``, ``betas``, ``weight_decay``, ...
+
+    Returns
+    -------
+    MinimizeResult
+        ``x``, ``fun``, ``jac``, ``nit``, ``nfev``, ``success``, ``status``, ``message``,
+        ``path`` (every iterate, ``x0`` first), ``values`` and ``optimizer`` (a label).
+
+    Raises
+    ------
+    DivergenceError
+        With ``on_divergence='raise'``, naming the iteration, value and learning rate
+        (``epoch`` is None, ``step`` the iteration) and suggesting a rate ten times smaller.
+    """
+    x0 = _check_x0(x0)
+    shape = x0.shape
+    if not callable(fun):
+        raise TypeError(f"fun must be callable, got {fun!r}")
+    if jac is None or jac is True:
+        jac = None
+    elif not callable(jac):
+        raise ValueError(f"jac must be None, True or a callable returning the gradient, got {jac!r} "
+                         f"(numerical gradients are not supported)")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive int, got {max_iter!r}")
+    max_iter = int(max_iter)
+    tol = check_scalar(tol, "tol", low=0.0)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable or None, got {callback!r}")
+    if on_divergence not in ("raise", "return"):
+        raise ValueError(f"on_divergence must be 'raise' or 'return', got {on_divergence!r}")
+
+    x = x0.reshape(-1).copy()
+    opt, label = _make_optimizer(optimizer, x, options, n_threads)
+    nfev = 0
+
+    def evaluate():
+        nonlocal nfev
+        nfev += 1
+        xk = x.reshape(shape).copy()
+        if jac is None:
+            out = fun(xk)
+            try:
+                value, grad = out
+            except (TypeError, ValueError):
+                raise TypeError("fun must return a pair (value, gradient); for a function returning only "
+                                "the value pass the gradient as jac=") from None
+        else:
+            value, grad = fun(xk), jac(x.reshape(shape).copy())
+        return _check_value(value), _check_gradient(grad, shape)
+
+    value, grad = evaluate()
+    if not (np.isfinite(value) and np.all(np.isfinite(grad))):
+        raise ValueError(f"fun is not finite at x0: value {value}, gradient {grad.reshape(shape)}")
+    limit = EXPLOSION_FACTOR * max(1.0, abs(value))
+    path, values = [x.copy()], [value]
+
+    while True:
+        gnorm = _norm(grad)
+        if gnorm <= tol:
+            status, message = _CONVERGED, "gradient norm below tol"
+            break
+        if len(path) > max_iter:
+            status = _MAX_ITER
+            message = f"max_iter={max_iter} reached with gradient norm {gnorm:.3g} > tol={tol:g}"
+            break
+        opt.step([grad])
+        it = len(path)
+        new_value, new_grad, reason = float("nan"), None, None
+        if not np.all(np.isfinite(x)):
+            reason = "x became non-finite"
+        else:
+            new_value, new_grad = evaluate()
+            if not np.isfinite(new_value):
+                reason = f"the value became {new_value}"
+            elif abs(new_value) > limit:
+                reason = (f"the value reached {new_value:.4g}, beyond {EXPLOSION_FACTOR:g} * max(1, |f(x0)|)"
+                          + (" (is the function unbounded below?)" if new_value < 0 else ""))
+            elif not np.all(np.isfinite(new_grad)):
+                reason = f"the gradient became non-finite (value {new_value:.4g})"
+        if reason is not None:
+            lr = opt.lr
+            text = (f"diverged at iteration {it} ({label}): {reason}. Try a smaller learning rate, "
+                    f"e.g. lr={lr / 10:.2g}")
+            if on_divergence == "raise":
+                raise DivergenceError(f"minimize {text}.", epoch=None, step=it, loss=new_value,
+                                      learning_rate=lr, suggested_learning_rate=lr / 10)
+            status = _DIVERGED
+            message = f"{text}; x is the last finite iterate, from iteration {it - 1}"
+            break
+        value, grad = new_value, new_grad
+        path.append(x.copy())
+        values.append(value)
+        if callback is not None:
+            try:
+                stop = callback(x.reshape(shape).copy())
+            except StopIteration:
+                stop = True
+            if stop is not None and bool(stop):
+                status, message = _CALLBACK, "stopped by callback"
+                break
+
+    nit = len(path) - 1
+    return MinimizeResult(
+        x=path[-1].reshape(shape).copy(), fun=values[-1], jac=grad.reshape(shape).copy(), nit=nit, nfev=nfev,
+        success=status == _CONVERGED, status=status, message=message,
+        path=np.array(path).reshape((nit + 1,) + shape), values=np.array(values), optimizer=label)
