@@ -160,8 +160,8 @@ def learning_curve(history, *, labels=None, file=None, title=None):
         ax2.set_ylabel("learning rate")
         ax2.set_ylim(bottom=0)
         ax2.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
-        handles.append(Line2D([], [], ls=":", lw=1.0, color="0.45"))
-        names.append("learning rate (right)")
+        handles.append(Line2D([], [], ls=":", lw=1.0, color="0.45" if same else "k"))
+        names.append("learning rate (right)" if same else "learning rate (right, each run's colour)")
     ax.legend(handles, names, fontsize="small", loc="best")
     return _save(fig, file)
 
@@ -245,7 +245,7 @@ def _point_set(points, dim, name):
     return out
 
 
-def trajectory(landscape, *paths, labels=None, file=None, levels=30):
+def trajectory(landscape, *paths, labels=None, file=None, levels=30, title=None):
     """Paths of optimizers over a 1-D or 2-D loss landscape.
 
     Parameters
@@ -268,6 +268,8 @@ def trajectory(landscape, *paths, labels=None, file=None, levels=30):
         Number of filled contour levels (2-D). They are log-spaced above the minimum when the
         values crowd towards it, as in Rosenbrock's valley or Himmelblau's basins (the largest
         value exceeds the minimum by more than 6 times the median excess), else evenly spaced.
+    title : str, optional
+        The axes title; the landscape's name by default.
 
     Returns
     -------
@@ -319,7 +321,7 @@ def trajectory(landscape, *paths, labels=None, file=None, levels=30):
         _trajectory_1d(ax, landscape, bounds[0], series, minima, local, start)
     else:
         _trajectory_2d(fig, ax, landscape, bounds, series, minima, local, start, int(levels))
-    ax.set_title(name)
+    ax.set_title(name if title is None else title)
     ax.legend(fontsize="small", loc="best")
     return _save(fig, file)
 
@@ -381,8 +383,11 @@ def _trajectory_2d(fig, ax, landscape, bounds, series, minima, local, start, lev
     bar.set_ticks(bands[::max(1, (len(bands) - 1) // 6)])
     bar.set_label("f(x, y)" + (", log-spaced levels" if offsets is not None else ""))
     for i, (label, arr) in enumerate(series):
-        ax.plot(arr[:, 0], arr[:, 1], "-o", color=_color(i + 1), lw=1.3, ms=2.5, label=label)
-        ax.plot(arr[-1, 0], arr[-1, 1], "o", color=_color(i + 1), mec="w", ms=7, zorder=4)
+        # earlier paths wider, underneath; at most ~60 markers a path, so that long runs stay lines
+        lw = 1.3 + 1.6 * (len(series) - 1 - i) / max(1, len(series) - 1)
+        ax.plot(arr[:, 0], arr[:, 1], "-o", color=_color(i), lw=lw, ms=2.5,
+                markevery=max(1, (arr.shape[0] - 1) // 60), label=label)
+        ax.plot(arr[-1, 0], arr[-1, 1], "o", color=_color(i), mec="w", ms=7, zorder=4)
     if minima:
         m = np.array(minima)
         ax.plot(m[:, 0], m[:, 1], "*", ms=16, color="gold", mec="k", ls="none", zorder=5, label="minimum")
