@@ -64,14 +64,23 @@ LABELS = {"descend": "descend", "descend 1t": "descend, 1 thread", "numpy": "Num
 # ---------------------------------------------------------------------------------------------
 
 def _cpu_model() -> str:
+    """The CPU's model name, with its family and model numbers when /proc/cpuinfo has them."""
+    fields = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.partition(":")[2].strip()
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key in ("model name", "cpu family", "model") and key not in fields:
+                    fields[key] = value.strip()
+                if not line.strip() and fields:
+                    break
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']}, model {fields['model']})"
+    return name
 
 
 def _torch():
