@@ -63,7 +63,7 @@ LABELS = {"descend": "descend", "descend 1t": "descend, 1 thread", "numpy": "Num
 # Machine, progress, formatting
 # ---------------------------------------------------------------------------------------------
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     """The CPU's model name, with its family and model numbers when /proc/cpuinfo has them."""
     fields = {}
     try:
@@ -670,7 +670,7 @@ def machine_info(n_threads: int) -> dict:
 
     config = show_config(file=io.StringIO())
     torch = _torch()
-    return {"cpu": _cpu_model(), "cpus": config["cpu_count"], "n_threads": n_threads,
+    return {"cpu": cpu_model(), "cpus": config["cpu_count"], "n_threads": n_threads,
             "simd": config["simd_runtime"], "descend": config["version"], "python": platform.python_version(),
             "numpy": np.__version__, "sklearn": sklearn.__version__,
             "torch": None if torch is None else torch.__version__, "load_average": _loadavg(),
