@@ -532,3 +532,23 @@ def test_subset_loss_and_labels_are_checked():
         _core.subset_loss(X, np.zeros(4), None, None, idx, np.zeros(2), np.zeros(1), 0, 0.0, 0.0, 1)
     with pytest.raises(ValueError, match="X must be 2-dimensional"):
         _core.subset_loss(np.ones(4), np.zeros(4), None, None, idx, np.zeros(1), np.zeros(1), 0, 0.0, 0.0, 1)
+
+
+@pytest.mark.parametrize("opt", [opt_dict("sgd", weight_decay=0.5), opt_dict("adam", decoupled=True, weight_decay=0.5),
+                                 opt_dict("adam", weight_decay=0.5), opt_dict("rmsprop", weight_decay=0.5)],
+                         ids=["sgd", "adamw", "adam-l2", "rmsprop"])
+def test_weight_decay_spares_the_intercept(opt):
+    # X = 0 and y = b: the loss gradient is zero everywhere, so only weight decay can move
+    # anything; it shrinks the weights and leaves the intercept exactly where it is
+    n, d, b = 16, 3, 0.75
+    X = np.zeros((n, d))
+    y = np.full(n, b)
+    coef, intercept = np.ones(d), np.array([b])
+    state = [[None if s is None else np.zeros_like(s) for s in slot] for slot in make_state(opt, coef, intercept)]
+    out = _core.train_epoch(X, y, None, None, np.arange(n, dtype=np.int64), np.array([1], dtype=np.uint64), coef,
+                            intercept, state, opt, sched_dict(lr=0.1), cfg_dict(0, batch_size=4, shuffle=False))
+    assert out["status"] == 0 and out["steps"] == 4
+    assert intercept[0] == b
+    assert np.all(np.abs(coef) < 1.0)
+    if opt["decoupled"]:
+        np.testing.assert_allclose(coef, (1 - 0.1 * 0.5) ** 4, rtol=1e-12)  # pure decay: the Adam step is 0

@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import descend
-from descend import LinearRegression, LogisticRegression, losses
+from descend import LinearRegression, LogisticRegression, losses, reference
 
 # Checks that cannot pass, with the reason (as scikit-learn's own SGD estimators list them).
 EXPECTED_FAILED = {
@@ -340,3 +340,30 @@ def test_verbose_2_draws_a_progress_bar_on_stderr(capsys):
     assert len(frames) == 4 and captured.err.endswith("\n")
     assert "[" + "#" * 30 + "] epoch 4/4 loss" in frames[-1]
     assert "epoch 1/4" in frames[0] and "lr " in frames[0]
+
+
+def test_adamw_weight_decay_shrinks_the_weights_and_matches_the_reference():
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)[:200]
+    y = y[:200]
+    params = dict(optimizer="adamw", learning_rate=0.05, max_iter=5, random_state=0, schedule="constant")
+    norms = []
+    for wd in (0.0, 0.01, 0.5):
+        model = LogisticRegression(weight_decay=wd, **params).fit(X, y)
+        expected = reference.fit(model, X, y)
+        np.testing.assert_allclose(model.coef_, expected.coef_, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(model.intercept_, expected.intercept_, rtol=1e-10, atol=1e-12)
+        norms.append(np.linalg.norm(model.coef_))
+    assert norms[0] > norms[1] > norms[2]
+    # None means torch's AdamW default, 0.01
+    default = LogisticRegression(**params).fit(X, y)
+    np.testing.assert_array_equal(default.coef_, LogisticRegression(weight_decay=0.01, **params).fit(X, y).coef_)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop"])
+def test_weight_decay_belongs_to_adamw(optimizer):
+    X, y = np.random.default_rng(0).standard_normal((20, 2)), np.arange(20) % 2
+    with pytest.raises(ValueError, match="weight_decay is the decoupled weight decay of optimizer='adamw'"):
+        LogisticRegression(optimizer=optimizer, weight_decay=0.1).fit(X, y)
+    with pytest.raises(ValueError, match="weight_decay"):
+        LogisticRegression(optimizer="adamw", weight_decay=-1.0).fit(X, y)

@@ -228,32 +228,43 @@ class Trainer {
         return ok;
     }
 
+    // One optimizer step. Weight decay, like the penalty, acts on the weights only: the
+    // intercept takes the same step without it.
     void apply(Model<T>& m, OptimConfig<T>& opt, double lr, std::int64_t t, int n_threads) {
-        std::vector<Slot<T>> slots(m.fit_intercept ? 2 : 1);
-        slots[0] = Slot<T>{m.coef, grad_w_.data(), m.state[0][0], m.state[0][1], m.state[0][2], m.d * m.K};
+        const std::vector<Slot<T>> weights{
+            Slot<T>{m.coef, grad_w_.data(), m.state[0][0], m.state[0][1], m.state[0][2], m.d * m.K}};
+        std::vector<Slot<T>> intercept;
         if (m.fit_intercept)
-            slots[1] = Slot<T>{m.intercept, grad_b_.data(), m.state[1][0], m.state[1][1], m.state[1][2], m.K};
+            intercept.push_back(
+                Slot<T>{m.intercept, grad_b_.data(), m.state[1][0], m.state[1][1], m.state[1][2], m.K});
         switch (opt.kind) {
             case OptimKind::sgd: {
-                const SgdHyper<T> h{T(lr), T(opt.momentum), T(opt.dampening), T(opt.weight_decay), opt.nesterov,
-                                    opt.momentum != 0 && opt.fresh};
-                sgd_step<T>(slots, h, n_threads);
+                SgdHyper<T> h{T(lr), T(opt.momentum), T(opt.dampening), T(opt.weight_decay), opt.nesterov,
+                              opt.momentum != 0 && opt.fresh};
+                sgd_step<T>(weights, h, n_threads);
+                h.weight_decay = T(0);
+                if (!intercept.empty()) sgd_step<T>(intercept, h, 1);
                 opt.fresh = false;
                 break;
             }
             case OptimKind::adam: {
                 const double bc1 = 1.0 - std::pow(opt.beta1, static_cast<double>(t));
                 const double bc2 = 1.0 - std::pow(opt.beta2, static_cast<double>(t));
-                const AdamHyper<T> h{T(opt.beta1), T(opt.beta2),         T(opt.eps), T(opt.weight_decay),
-                                     T(lr / bc1),  T(std::sqrt(bc2)),     T(1.0 - lr * opt.weight_decay),
-                                     opt.decoupled, opt.amsgrad};
-                adam_step<T>(slots, h, n_threads);
+                AdamHyper<T> h{T(opt.beta1), T(opt.beta2),     T(opt.eps), T(opt.weight_decay),
+                               T(lr / bc1),  T(std::sqrt(bc2)), T(1.0 - lr * opt.weight_decay),
+                               opt.decoupled, opt.amsgrad};
+                adam_step<T>(weights, h, n_threads);
+                h.weight_decay = T(0);
+                h.decay = T(1);
+                if (!intercept.empty()) adam_step<T>(intercept, h, 1);
                 break;
             }
             case OptimKind::rmsprop: {
-                const RmspropHyper<T> h{T(lr), T(opt.alpha), T(opt.eps), T(opt.weight_decay), T(opt.momentum),
-                                        opt.centered};
-                rmsprop_step<T>(slots, h, n_threads);
+                RmspropHyper<T> h{T(lr), T(opt.alpha), T(opt.eps), T(opt.weight_decay), T(opt.momentum),
+                                  opt.centered};
+                rmsprop_step<T>(weights, h, n_threads);
+                h.weight_decay = T(0);
+                if (!intercept.empty()) rmsprop_step<T>(intercept, h, 1);
                 break;
             }
         }

@@ -60,6 +60,8 @@ class _Training:
                               weight_decay=0.0, beta1=0.9, beta2=0.999, eps=1e-8, amsgrad=False,
                               decoupled=False, alpha=0.99, centered=False, step=0, fresh=True)
         self.optimizer.update(fixed)
+        if est.optimizer == "adamw":
+            self.optimizer["weight_decay"] = 0.01 if est.weight_decay is None else float(est.weight_decay)
         self.rng_state = np.array([check_random_state(est.random_state).randint(0, 2**62)], dtype=np.uint64)
         self.epochs = 0
         self.lr_scale = 1.0
@@ -77,7 +79,8 @@ class _LinearBase(BaseEstimator):
     _subset_loss = staticmethod(_core.subset_loss)
 
     def __init__(self, *, optimizer="adam", learning_rate=0.03, batch_size=32, max_iter=200, momentum=0.9,
-                 schedule="cosine", warmup=0.0, penalty="l2", alpha="auto", l1_ratio=0.15, fit_intercept=True,
+                 weight_decay=None, schedule="cosine", warmup=0.0, penalty="l2", alpha="auto", l1_ratio=0.15,
+                 fit_intercept=True,
                  clip_norm=None, tol=None, early_stopping=False, validation_fraction=0.1, n_iter_no_change=5,
                  shuffle=True, random_state=None, n_threads=None, warm_start=False, verbose=0, callback=None):
         self.optimizer = optimizer
@@ -85,6 +88,7 @@ class _LinearBase(BaseEstimator):
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.momentum = momentum
+        self.weight_decay = weight_decay
         self.schedule = schedule
         self.warmup = warmup
         self.penalty = penalty
@@ -114,6 +118,11 @@ class _LinearBase(BaseEstimator):
         if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 1:
             raise ValueError(f"max_iter must be a positive int (epochs), got {self.max_iter!r}")
         check_scalar(self.momentum, "momentum", low=0.0, high=1.0, high_inclusive=False)
+        if self.weight_decay is not None:
+            if self.optimizer != "adamw":
+                raise ValueError(f"weight_decay is the decoupled weight decay of optimizer='adamw'; with "
+                                 f"optimizer={self.optimizer!r} regularize with penalty and alpha instead")
+            check_scalar(self.weight_decay, "weight_decay", low=0.0)
         check_scalar(self.warmup, "warmup", low=0.0)
         if self.penalty not in ("l2", "l1", "elasticnet", None):
             raise ValueError(f"penalty must be 'l2', 'l1', 'elasticnet' or None, got {self.penalty!r}")

@@ -204,8 +204,12 @@ def _rmsprop(p, g, s, opt, lr):
 
 
 def _apply(params, grads, states, opt, lr, t, fresh):
+    """One optimizer step of the weights and (when fitted) the intercept; weight decay, like the
+    penalty, acts on the weights only."""
     kind = int(opt["kind"])
-    for p, g, s in zip(params, grads, states):
+    for i, (p, g, s) in enumerate(zip(params, grads, states)):
+        if i > 0:
+            opt = dict(opt, weight_decay=0.0)
         s = (list(s) + [None, None, None])[:3]
         if kind == SGD:
             _sgd(p, g, s, opt, lr, first_step=float(opt["momentum"]) != 0 and fresh)
