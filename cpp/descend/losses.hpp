@@ -69,19 +69,21 @@ inline void prefetch_row(const T* row, std::size_t d) {
 
 template <class T>
 inline double dot(const T* DESCEND_RESTRICT x, const T* DESCEND_RESTRICT w, std::size_t d) {
-    // 32 partial sums (four vectors of eight): four independent chains of FMAs
-    constexpr std::size_t L = 32;
-    double acc[L] = {};
-    std::size_t j = 0;
-    for (; j + L <= d; j += L) {
-#pragma omp simd
-        for (std::size_t k = 0; k < L; ++k) acc[k] += static_cast<double>(x[j + k]) * static_cast<double>(w[j + k]);
-    }
+    constexpr std::size_t L = 32;  // 32 partial sums, four vectors of eight: four FMA chains
     double s = 0.0;
+    std::size_t j = 0;
+    if (d >= L) {
+        double acc[L] = {};
+        for (; j + L <= d; j += L) {
+#pragma omp simd
+            for (std::size_t k = 0; k < L; ++k)
+                acc[k] += static_cast<double>(x[j + k]) * static_cast<double>(w[j + k]);
+        }
+#pragma omp simd reduction(+ : s)
+        for (std::size_t k = 0; k < L; ++k) s += acc[k];
+    }
 #pragma omp simd reduction(+ : s)
     for (std::size_t k = j; k < d; ++k) s += static_cast<double>(x[k]) * static_cast<double>(w[k]);
-#pragma omp simd reduction(+ : s)
-    for (std::size_t k = 0; k < L; ++k) s += acc[k];
     return s;
 }
 
