@@ -47,8 +47,9 @@ def test_demo_is_deterministic(capsys):
 
 
 def test_demo_without_matplotlib_says_how_to_get_the_plot(capsys, monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
-    monkeypatch.setitem(sys.modules, "descend.plot", None)
+    real_find_spec = cli.importlib.util.find_spec
+    monkeypatch.setattr(cli.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "matplotlib" else real_find_spec(name, *a))
     assert cli.main(["demo", "--epochs", "2", "--plot", str(tmp_path / "x.png")]) == 0
     assert "pip install 'descend[plot]'" in capsys.readouterr().out
     assert not (tmp_path / "x.png").exists()
@@ -76,8 +77,9 @@ def test_no_command_prints_help(capsys):
 
 @pytest.mark.parametrize("argv", [
     ["demo", "--epochs", "0"], ["demo", "--epochs", "x"], ["demo", "--batch-size", "0"], ["nope"],
-    ["bench", "--rows", "0"], ["bench", "--rows", "a,b"], ["bench", "--sections", "floor,nope"],
-    ["bench", "--threads", "0"],
+    ["bench", "--rows", "0"], ["bench", "--rows", "1"], ["bench", "--rows", "1.5"], ["bench", "--rows", "inf"],
+    ["bench", "--rows", "a,b"], ["bench", "--params", "0"], ["bench", "--sections", "floor,nope"],
+    ["bench", "--threads", "0"], ["bench", "--sections", "floor,steps", "--plot", "x.png"],
 ])
 def test_bad_arguments_exit_with_usage_error(argv, capsys):
     with pytest.raises(SystemExit) as exc:

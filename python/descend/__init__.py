@@ -10,7 +10,7 @@ Losses of linear models and their gradients (:mod:`descend.losses`) and optimize
 plain NumPy, the ground truth the tests compare against.
 """
 
-from . import landscapes, losses, optim, reference, schedules
+from . import landscapes, losses, optim, plot, reference, schedules
 from ._lr_find import LRFindResult, lr_find
 from ._minimize import MinimizeResult, minimize
 from ._config import show_config
@@ -21,5 +21,5 @@ from .linear_model import LinearRegression, LogisticRegression
 __version__ = _build_info()["version"]
 
 __all__ = ["LinearRegression", "LogisticRegression", "minimize", "MinimizeResult", "lr_find", "LRFindResult",
-           "landscapes", "losses", "optim", "reference", "schedules", "show_config", "CopyWarning", "DivergenceError",
+           "landscapes", "losses", "optim", "plot", "reference", "schedules", "show_config", "CopyWarning", "DivergenceError",
            "__version__"]

@@ -13,7 +13,6 @@ A small, SciPy-like driver for experiments and plots: every step is one call of 
 from __future__ import annotations
 
 import inspect
-import math
 import numbers
 
 import numpy as np
@@ -206,7 +205,11 @@ def _check_gradient(grad, shape) -> np.ndarray:
 
 
 def _norm(grad) -> float:
-    return math.hypot(*grad.tolist())
+    """L2 norm without overflow (scaled by the largest entry, as math.hypot does)."""
+    scale = float(np.max(np.abs(grad))) if grad.size else 0.0
+    if scale == 0.0 or not np.isfinite(scale):
+        return scale
+    return scale * float(np.linalg.norm(grad / scale))
 
 
 def minimize(fun, x0, optimizer="adam", max_iter=1000, tol=1e-6, callback=None, *, jac=None,

@@ -201,12 +201,11 @@ def _step_contenders(name, n_params, n_threads, torch):
             "SGD momentum": (optim.SGD, reference.SGD, dict(lr=1e-3, momentum=0.9)),
             "RMSprop": (optim.RMSprop, reference.RMSprop, dict(lr=1e-3))}[name]
     ours_cls, ref_cls, kw = make
-    contenders, checks = {}, {}
+    contenders = {}
     for key, threads in (("descend", n_threads), ("descend 1t", 1)):
         p = p0.copy()
         opt = ours_cls([p], n_threads=threads, **kw)
         contenders[key] = (lambda opt=opt: opt.step([g]))
-        checks[key] = (opt, p)
     p_ref = p0.copy()
     ref = ref_cls([p_ref], **kw)
     contenders["reference"] = lambda: ref.step([g])
@@ -501,7 +500,7 @@ def measure_epochs(out: _Output, workloads, n_threads: int, floor: dict, rounds:
             "descend": lambda: _DescendContender(kind, X, y, n_threads),
             "descend 1t": lambda: _DescendContender(kind, X, y, 1),
             "numpy": lambda: _NumpyLoop(kind, X, y),
-            "sklearn": lambda: _SklearnContender(kind, X.astype(np.float64, copy=False), y),
+            "sklearn": lambda: _SklearnContender(kind, X, y),
         }
         if torch is not None:
             makers["torch"] = lambda: _TorchLoop(kind, X, y, n_threads)
@@ -550,6 +549,8 @@ def _print_epochs(out: _Output, records, n_threads: int):
         out.print(line)
     out.print(f"  floor = reading X once with {n_threads} threads; scaling = 1 thread / {n_threads} threads; vs X = "
               f"the peer's epoch / descend's")
+    out.print("  descend: the C++ epoch call, without partial_fit's input checks; scikit-learn: the whole fit call, "
+              "checks included")
     header = ("workload", "NumPy loop", "scikit-learn", "PyTorch", "obj NumPy", "obj sklearn", "obj torch",
               "mem NumPy", "mem sklearn")
     rows = []
@@ -772,8 +773,8 @@ def run(*, quick: bool = False, n_threads=None, rows=None, params=None, sections
         _print_epochs(out, results["epochs"], n_threads)
 
     if "target" in sections:
-        wl = next(w for w in reversed(workloads) if w["kind"] == "logistic" and w["X"].dtype == np.float64
-                  and w["name"].startswith("logistic"))
+        wl = max((w for w in workloads if w["name"].startswith("logistic") and w["X"].dtype == np.float64),
+                 key=lambda w: w["rows_n"])
         results["target"] = measure_target(out, wl, n_threads, 10 if quick else 5, torch)
         _print_target(out, results["target"])
 
@@ -791,7 +792,7 @@ def run(*, quick: bool = False, n_threads=None, rows=None, params=None, sections
         try:
             plot(results, plot_file)
             out.print(f"wrote {plot_file}")
-        except ImportError as exc:
+        except (ImportError, ValueError) as exc:
             out.print(f"no plot: {exc}")
     return results
 

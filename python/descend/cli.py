@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import time
 
@@ -71,20 +72,23 @@ def _demo(args) -> int:
           f"exact optimum from scikit-learn's lbfgs: {f_star:.6f}\n")
 
     progress = _Progress(len(DEMO_RUNS) * epochs, enabled=not args.no_progress and sys.stderr.isatty())
-    models, gaps, seconds = {}, {}, {}
+    models, gaps, seconds, watching = {}, {}, {}, {}
     for label, optimizer, lr in DEMO_RUNS:
         gaps[label] = []
+        watching[label] = 0.0
 
         def record(est, rec, label=label):
+            start = time.perf_counter()
             gap = objective(est.coef_, est.intercept_) - f_star
             gaps[label].append(gap)
             progress.update(label, rec["epoch"], gap)
+            watching[label] += time.perf_counter() - start
 
         model = LogisticRegression(optimizer=optimizer, learning_rate=lr, batch_size=args.batch_size,
                                    max_iter=epochs, random_state=0, callback=record)
         start = time.perf_counter()
         models[label] = model.fit(X_train, y_train)
-        seconds[label] = time.perf_counter() - start
+        seconds[label] = time.perf_counter() - start - watching[label]  # without the gap measurements
     progress.close()
 
     names = [f"{label} lr={lr:g}" for label, _, lr in DEMO_RUNS]
@@ -103,13 +107,13 @@ def _demo(args) -> int:
     print("\nPlain SGD crawls along the flat directions of the loss; momentum rolls through them and Adam "
           "rescales each\ndirection, so both end far closer to the optimum in the same number of epochs.")
     if args.plot != "":
-        try:
-            from . import plot
-            plot.learning_curve({name: models[label] for name, (label, _, _) in zip(names, DEMO_RUNS)},
-                                file=args.plot, title="descend demo: logistic regression on breast_cancer")
-        except ImportError:
+        if importlib.util.find_spec("matplotlib") is None:
             print("(pip install 'descend[plot]' to get the learning curves as a PNG)")
         else:
+            from . import plot
+
+            plot.learning_curve({name: models[label] for name, (label, _, _) in zip(names, DEMO_RUNS)},
+                                file=args.plot, title="descend demo: logistic regression on breast_cancer")
             print(f"learning curves: {args.plot}")
     return 0
 
@@ -121,14 +125,20 @@ def _info(args) -> int:
     return 0
 
 
-def _positive_ints(text: str) -> list[int]:
-    try:
-        values = [int(float(v)) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}") from None
-    if not values or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}")
-    return values
+def _ints_at_least(minimum: int):
+    """argparse type: comma-separated whole numbers >= minimum (1e6 is accepted)."""
+
+    def parse(text: str) -> list[int]:
+        try:
+            floats = [float(v) for v in text.split(",")]
+            values = [int(f) for f in floats if f.is_integer()]
+        except (ValueError, OverflowError):
+            floats, values = [], []
+        if not values or len(values) != len(floats) or min(values) < minimum:
+            raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers >= {minimum}, got {text!r}")
+        return values
+
+    return parse
 
 
 def _sections(text: str) -> list[str]:
@@ -174,10 +184,10 @@ def main(argv=None) -> int:
     bench.add_argument("--quick", action="store_true", help="smaller problems, fewer repeats (under a minute)")
     bench.add_argument("--threads", type=int, default=None, metavar="N",
                        help="threads for descend and torch (default: all; negative counts back from the CPUs)")
-    bench.add_argument("--rows", type=_positive_ints, default=None, metavar="N,N",
+    bench.add_argument("--rows", type=_ints_at_least(2), default=None, metavar="N,N",
                        help="rows of the synthetic epoch workloads (default 10000,100000,1000000; "
                             "10000,100000 with --quick)")
-    bench.add_argument("--params", type=_positive_ints, default=None, metavar="N,N",
+    bench.add_argument("--params", type=_ints_at_least(1), default=None, metavar="N,N",
                        help="parameters of the optimizer-step workloads (default 1000000,10000000)")
     bench.add_argument("--sections", type=_sections, default=["floor", "steps", "epochs", "target"], metavar="S,S",
                        help="what to measure, among floor,steps,epochs,target (default: all)")
@@ -193,6 +203,8 @@ def main(argv=None) -> int:
     for option in ("epochs", "batch_size"):
         if getattr(args, option, 1) < 1:
             parser.error(f"--{option.replace('_', '-')} must be at least 1")
+    if args.command == "bench" and args.plot and "epochs" not in args.sections:
+        parser.error("--plot draws the epochs: add 'epochs' to --sections")
     if getattr(args, "threads", None) == 0:
         parser.error("--threads must not be 0 (None/omitted = all, negative counts back from the CPUs)")
     return args.func(args)

@@ -202,7 +202,8 @@ class Rosenbrock(Landscape):
         a, b = float(a), float(b)
         if not (np.isfinite(a) and np.isfinite(b) and b > 0):
             raise ValueError(f"Rosenbrock needs finite a and b > 0, got a={a}, b={b}")
-        super().__init__(name="rosenbrock", dim=2, bounds=((-2.0, 2.0), (-1.0, 3.0)), start=(-1.2, 1.0),
+        bounds = ((min(-2.0, a - 1.0), max(2.0, a + 1.0)), (-1.0, max(3.0, a * a + 1.0)))
+        super().__init__(name="rosenbrock", dim=2, bounds=bounds, start=(-1.2, 1.0),
                          minima=((a, a * a),))
         object.__setattr__(self, "a", a)
         object.__setattr__(self, "b", b)

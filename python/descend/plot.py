@@ -292,7 +292,7 @@ def trajectory(landscape, *paths, labels=None, file=None, levels=30, title=None)
         raise ValueError(f"landscape.bounds must hold {dim} (low, high) pairs with low < high, "
                          f"got {landscape.bounds!r}")
     if labels is not None:
-        labels = list(labels)
+        labels = [labels] if isinstance(labels, str) else list(labels)
         if len(labels) != len(paths):
             raise ValueError(f"labels has {len(labels)} entries for {len(paths)} paths")
     series = []
