@@ -178,3 +178,10 @@ def test_plot_writes_a_png(cancer, tmp_path):
     assert fig.axes[0].get_xscale() == "log"
     data = (tmp_path / "lr_find.png").read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
+
+
+def test_a_sweep_whose_loss_never_moves_says_so():
+    X = np.random.default_rng(0).standard_normal((64, 3))
+    y = np.full(64, 2.5)  # a constant target: the loss is 0 from the start
+    with pytest.warns(UserWarning, match="the loss stayed at 0 through the sweep"):
+        lr_find(LinearRegression(random_state=0), X, y, steps=20)

@@ -10,6 +10,7 @@ penalty, batch size, clipping and threads) that ``fit`` runs, so the rate transf
 from __future__ import annotations
 
 import math
+import warnings
 import numbers
 from dataclasses import dataclass
 
@@ -238,6 +239,9 @@ def lr_find(estimator, X, y, lr_min=1e-6, lr_max=10, steps=100, *, sample_weight
     learning_rates = np.asarray(recorded, dtype=np.float64)
     losses = np.asarray(losses, dtype=np.float64) * scale2
     smoothed = np.asarray(smoothed, dtype=np.float64) * scale2
+    if np.ptp(losses) == 0:
+        warnings.warn(f"the loss stayed at {losses[0]:.6g} through the sweep, so the suggested rate means nothing: "
+                      "check X and y (a constant target, a loss already at 0?)", UserWarning, stacklevel=2)
     return LRFindResult(learning_rates=learning_rates, losses=losses, smoothed=smoothed,
                         suggestion=_suggest(learning_rates, smoothed, smoothing),
                         best_lr=float(learning_rates[int(np.argmin(smoothed))]), stopped_early=stopped)
