@@ -246,7 +246,7 @@ def measure_steps(out: _Output, n_threads: int, sizes, floor: dict, repeats: int
     return records
 
 
-def _print_steps(out: _Output, records, n_threads: int):
+def _print_steps(out: _Output, records):
     out.print(f"2. Optimizer steps, float32 parameters (median time per step; floor = bytes moved at the "
               f"update bandwidth)")
     header = ("step", "descend", "/ floor", "1 thread", "vs NumPy", "vs torch fused", "vs torch default")
@@ -302,12 +302,12 @@ def _objective(kind, X64, y64, w, b) -> float:
 
 
 class _DescendContender:
-    def __init__(self, kind, X, y, n_threads, shuffle=True):
+    def __init__(self, kind, X, y, n_threads):
         from . import LinearRegression, LogisticRegression
 
         cls = LogisticRegression if kind == "logistic" else LinearRegression
         self.model = cls(optimizer="adam", learning_rate=LEARNING_RATE, batch_size=BATCH, schedule="constant",
-                         alpha=ALPHA, max_iter=1, tol=None, shuffle=shuffle, random_state=0, n_threads=n_threads)
+                         alpha=ALPHA, max_iter=1, tol=None, shuffle=True, random_state=0, n_threads=n_threads)
         self.kind, self.X, self.y = kind, X, y
         self.classes = np.unique(y) if kind == "logistic" else None
 
@@ -327,7 +327,7 @@ class _SklearnContender:
     """SGDClassifier / SGDRegressor: one epoch = fit(max_iter=1) (input checks included), or
     partial_fit when racing to the target."""
 
-    def __init__(self, kind, X, y, n_threads=None):
+    def __init__(self, kind, X, y):
         from sklearn.linear_model import SGDClassifier, SGDRegressor
 
         if kind == "logistic":
@@ -358,7 +358,7 @@ class _NumpyLoop:
     """Mini-batch Adam in plain NumPy, in X's dtype: the equations of descend.reference, with the
     rows shuffled by NumPy and each batch gathered with X[idx]."""
 
-    def __init__(self, kind, X, y, n_threads=None):
+    def __init__(self, kind, X, y):
         n, d = X.shape
         self.kind, self.X, self.y, self.n, self.d = kind, X, y.astype(X.dtype), n, d
         dt = X.dtype
@@ -491,8 +491,7 @@ def _peak_memory(make, epochs=1) -> float:
         tracemalloc.stop()
 
 
-def measure_epochs(out: _Output, workloads, n_threads: int, floor: dict, rounds: int, torch,
-                   memory: bool = True) -> list[dict]:
+def measure_epochs(out: _Output, workloads, n_threads: int, floor: dict, rounds: int, torch) -> list[dict]:
     records = []
     for wl in workloads:
         X, y, kind = wl["X"], wl["y"], wl["kind"]
@@ -521,10 +520,9 @@ def measure_epochs(out: _Output, workloads, n_threads: int, floor: dict, rounds:
                "extrapolated": {k: c.fraction for k, c in contenders.items()
                                 if getattr(c, "fraction", 1.0) < 1.0},
                "memory": {}}
-        if memory:
-            for key in ("descend", "numpy", "sklearn"):
-                out.status(f"epochs: {wl['name']}: peak memory of {LABELS[key]}")
-                rec["memory"][key] = _peak_memory(makers[key])
+        for key in ("descend", "numpy", "sklearn"):
+            out.status(f"epochs: {wl['name']}: peak memory of {LABELS[key]}")
+            rec["memory"][key] = _peak_memory(makers[key])
         records.append(rec)
         del contenders
     return records
@@ -747,7 +745,7 @@ def run(*, quick: bool = False, n_threads=None, rows=None, params=None, sections
 
     if "steps" in sections:
         results["steps"] = measure_steps(out, n_threads, params, floor, 20 if quick else 60, torch)
-        _print_steps(out, results["steps"], n_threads)
+        _print_steps(out, results["steps"])
 
     data = {}
 
