@@ -73,6 +73,7 @@ from sklearn.linear_model import SGDClassifier
 
 import descend
 from descend import _core
+from descend.benchmarks import adam_update
 from descend._validation import resolve_n_threads
 
 try:
@@ -314,7 +315,6 @@ class NumpyLoop:
         X, y, order, d = self.X, self.y, self.order, self.d
         theta, m, v, g = self.theta, self.m, self.v, self.g
         w, gw = theta[:d], g[:d]
-        b1, b2 = BETAS
         with np.errstate(over="ignore"):  # exp(-z) = inf for z << 0 gives p = 0, as it should
             for k in range(k0, k1):
                 rows = order[k * BATCH:(k + 1) * BATCH]
@@ -327,15 +327,7 @@ class NumpyLoop:
                 gw += ALPHA * w
                 g[d] = r.sum()
                 self.t += 1
-                m *= b1
-                m += (1 - b1) * g
-                v *= b2
-                v += (1 - b2) * (g * g)
-                step = LEARNING_RATE / (1 - b1 ** self.t)
-                denom = np.sqrt(v)
-                denom /= math.sqrt(1 - b2 ** self.t)
-                denom += EPS
-                theta -= step * m / denom
+                adam_update(theta, m, v, g, self.t, LEARNING_RATE, BETAS, EPS)
 
     def params(self):
         return self.theta[:self.d].astype(np.float64), float(self.theta[self.d])

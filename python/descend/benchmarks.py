@@ -354,6 +354,19 @@ class _SklearnContender:
         return np.ravel(self.model.coef_), np.ravel(self.model.intercept_)[0]
 
 
+def adam_update(theta, m, v, g, t, lr=LEARNING_RATE, betas=BETAS, eps=EPS):
+    """One Adam step in place, in NumPy (torch.optim.Adam's equations): the NumPy loops' update."""
+    b1, b2 = betas
+    m *= b1
+    m += (1 - b1) * g
+    v *= b2
+    v += (1 - b2) * (g * g)
+    denom = np.sqrt(v)
+    denom /= math.sqrt(1 - b2 ** t)
+    denom += eps
+    theta -= (lr / (1 - b1 ** t)) * m / denom
+
+
 class _NumpyLoop:
     """Mini-batch Adam in plain NumPy, in X's dtype: the equations of descend.reference, with the
     rows shuffled by NumPy and each batch gathered with X[idx]."""
@@ -378,7 +391,6 @@ class _NumpyLoop:
         X, y, order, d = self.X, self.y, self.order, self.d
         theta, m, v, g = self.theta, self.m, self.v, self.g
         w, gw = theta[:d], g[:d]
-        b1, b2 = BETAS
         with np.errstate(over="ignore"):
             for k in range(k0, k1):
                 rows = order[k * BATCH:(k + 1) * BATCH]
@@ -395,14 +407,7 @@ class _NumpyLoop:
                 gw += ALPHA * w
                 g[d] = r.sum()
                 self.t += 1
-                m *= b1
-                m += (1 - b1) * g
-                v *= b2
-                v += (1 - b2) * (g * g)
-                denom = np.sqrt(v)
-                denom /= math.sqrt(1 - b2 ** self.t)
-                denom += EPS
-                theta -= (LEARNING_RATE / (1 - b1 ** self.t)) * m / denom
+                adam_update(theta, m, v, g, self.t)
 
     def epoch(self) -> float:
         t0 = time.perf_counter()
