@@ -231,9 +231,10 @@ class Trainer {
     // One optimizer step. Weight decay, like the penalty, acts on the weights only: the
     // intercept takes the same step without it.
     void apply(Model<T>& m, OptimConfig<T>& opt, double lr, std::int64_t t, int n_threads) {
-        const std::vector<Slot<T>> weights{
-            Slot<T>{m.coef, grad_w_.data(), m.state[0][0], m.state[0][1], m.state[0][2], m.d * m.K}};
-        std::vector<Slot<T>> intercept;
+        std::vector<Slot<T>>& weights = weight_slot_;  // members: no allocation per step
+        std::vector<Slot<T>>& intercept = intercept_slot_;
+        weights.assign(1, Slot<T>{m.coef, grad_w_.data(), m.state[0][0], m.state[0][1], m.state[0][2], m.d * m.K});
+        intercept.clear();
         if (m.fit_intercept)
             intercept.push_back(
                 Slot<T>{m.intercept, grad_b_.data(), m.state[1][0], m.state[1][1], m.state[1][2], m.K});
@@ -275,6 +276,7 @@ class Trainer {
     const index_t* labels_;
     std::vector<T> grad_w_, grad_b_, backup_;
     std::vector<double> buf_;
+    std::vector<Slot<T>> weight_slot_, intercept_slot_;
 };
 
 }  // namespace descend

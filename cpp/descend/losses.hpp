@@ -268,27 +268,38 @@ DESCEND_CLONES void softmax_block(const Rows<T> rows, const index_t* labels, con
 }
 
 // Runs block(b, acc_b) for every row block, each into its own row of a blocks x width buffer,
-// then sums the rows in block order into out[0..width).
+// then sums the rows in block order into sum_width doubles at the end of buf, and returns them.
+// buf is reused across calls: after the first, no allocation.
 template <class Block>
-void blocked_sum(std::size_t n_rows, std::size_t width, std::size_t sum_width, std::size_t work_per_row,
-                 int n_threads, std::vector<double>& buf, double* out, Block&& block) {
+double* blocked_sum(std::size_t n_rows, std::size_t width, std::size_t sum_width, std::size_t work_per_row,
+                    int n_threads, std::vector<double>& buf, Block&& block) {
     const RowBlocks blocks(n_rows);
     const std::size_t nb = blocks.count;
-    buf.assign(nb * width, 0.0);
+    buf.assign(nb * width + sum_width, 0.0);
+    double* out = buf.data() + nb * width;
     const int nt = threads_for(n_threads, std::min(nb, n_rows * work_per_row / 8192 + 1), 1);
+    if (nt == 1) {  // inline: a parallel region of one thread still costs a fork and a join
+        for (std::size_t b = 0; b < nb; ++b) block(blocks.begin(b), blocks.end(b), buf.data() + b * width);
+    } else {
 #pragma omp parallel for schedule(static) num_threads(nt)
-    for (std::ptrdiff_t bi = 0; bi < static_cast<std::ptrdiff_t>(nb); ++bi) {
-        const std::size_t b = static_cast<std::size_t>(bi);
-        block(blocks.begin(b), blocks.end(b), buf.data() + b * width);
+        for (std::ptrdiff_t bi = 0; bi < static_cast<std::ptrdiff_t>(nb); ++bi) {
+            const std::size_t b = static_cast<std::size_t>(bi);
+            block(blocks.begin(b), blocks.end(b), buf.data() + b * width);
+        }
     }
-    const int nt_sum = sum_width * nb > (1u << 16) ? nt : 1;
-#pragma omp parallel for schedule(static) num_threads(nt_sum)
-    for (std::ptrdiff_t jj = 0; jj < static_cast<std::ptrdiff_t>(sum_width); ++jj) {
-        const std::size_t j = static_cast<std::size_t>(jj);
+    auto column = [&](std::size_t j) {
         double s = 0.0;
         for (std::size_t b = 0; b < nb; ++b) s += buf[b * width + j];
         out[j] = s;
+    };
+    if (sum_width * nb > (1u << 16) && nt > 1) {
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (std::ptrdiff_t jj = 0; jj < static_cast<std::ptrdiff_t>(sum_width); ++jj)
+            column(static_cast<std::size_t>(jj));
+    } else {
+        for (std::size_t j = 0; j < sum_width; ++j) column(j);
     }
+    return out;
 }
 
 // Adds the penalty's value (returned) and (sub)gradient (into grad, scaled) for weights w.
@@ -315,14 +326,13 @@ template <class T, class Loss>
 double linear_loss_grad(const Rows<T>& rows, const T* y, const T* w, double b, const Penalty& pen,
                         int n_threads, T* grad_w, double& grad_b, std::vector<double>& buf) {
     const std::size_t d = rows.d, width = d + 3;
-    std::vector<double> out(width);
-    detail::blocked_sum(rows.n, width, width, d, n_threads, buf, out.data(),
-                        [&](std::size_t r0, std::size_t r1, double* acc) {
-                            detail::linear_block<T, Loss>(rows, y, w, b, r0, r1, acc);
-                        });
+    double* out = detail::blocked_sum(rows.n, width, width, d, n_threads, buf,
+                                      [&](std::size_t r0, std::size_t r1, double* acc) {
+                                          detail::linear_block<T, Loss>(rows, y, w, b, r0, r1, acc);
+                                      });
     const double inv = 1.0 / out[d + 2];
     for (std::size_t j = 0; j < d; ++j) out[j] *= inv;
-    const double loss = out[d + 1] * inv + detail::add_penalty(w, d, pen, out.data());
+    const double loss = out[d + 1] * inv + detail::add_penalty(w, d, pen, out);
     for (std::size_t j = 0; j < d; ++j) grad_w[j] = static_cast<T>(out[j]);
     grad_b = out[d] * inv;
     return loss;
@@ -333,14 +343,14 @@ template <class T>
 double softmax_loss_grad(const Rows<T>& rows, const index_t* labels, const T* W, const T* b, std::size_t K,
                          const Penalty& pen, int n_threads, T* grad_W, T* grad_b, std::vector<double>& buf) {
     const std::size_t d = rows.d, dk = d * K, sum_width = dk + K + 2, width = sum_width + K;
-    std::vector<double> out(sum_width), bias(b, b + K), grad(dk);
+    std::vector<double> bias(b, b + K), grad(dk);
     std::vector<T> Wt(dk);
     for (std::size_t j = 0; j < d; ++j)
         for (std::size_t k = 0; k < K; ++k) Wt[k * d + j] = W[j * K + k];
-    detail::blocked_sum(rows.n, width, sum_width, dk, n_threads, buf, out.data(),
-                        [&](std::size_t r0, std::size_t r1, double* acc) {
-                            detail::softmax_block<T>(rows, labels, Wt.data(), bias.data(), K, r0, r1, acc);
-                        });
+    const double* out =
+        detail::blocked_sum(rows.n, width, sum_width, dk, n_threads, buf, [&](std::size_t r0, std::size_t r1, double* acc) {
+            detail::softmax_block<T>(rows, labels, Wt.data(), bias.data(), K, r0, r1, acc);
+        });
     const double inv = 1.0 / out[dk + K + 1];
     for (std::size_t j = 0; j < d; ++j)
         for (std::size_t k = 0; k < K; ++k) grad[j * K + k] = out[k * d + j] * inv;

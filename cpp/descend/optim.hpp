@@ -26,19 +26,24 @@ struct Slot {
 constexpr std::size_t kChunk = std::size_t(1) << 16;
 
 // Calls fn(slot, offset, count) over all slots, split into fixed chunks spread over threads.
+// Work too small for a second thread runs inline: no parallel region, no allocation.
 template <class T, class Fn>
 void for_each_chunk(const std::vector<Slot<T>>& slots, int n_threads, Fn&& fn) {
+    std::size_t total = 0;
+    for (const Slot<T>& s : slots) total += s.size;
+    const int nt = threads_for(n_threads, total, kChunk / 2);
+    if (nt == 1) {
+        for (const Slot<T>& s : slots)
+            for (std::size_t off = 0; off < s.size; off += kChunk) fn(s, off, std::min(kChunk, s.size - off));
+        return;
+    }
     struct Piece {
         std::size_t slot, offset, count;
     };
     std::vector<Piece> pieces;
-    std::size_t total = 0;
-    for (std::size_t s = 0; s < slots.size(); ++s) {
+    for (std::size_t s = 0; s < slots.size(); ++s)
         for (std::size_t off = 0; off < slots[s].size; off += kChunk)
             pieces.push_back({s, off, std::min(kChunk, slots[s].size - off)});
-        total += slots[s].size;
-    }
-    const int nt = threads_for(n_threads, total, kChunk / 2);
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(pieces.size()); ++i) {
         const Piece& pc = pieces[static_cast<std::size_t>(i)];
