@@ -32,7 +32,8 @@ def test_every_section_and_contender_is_measured(results):
     names = {r["name"] for r in res["epochs"]}
     assert {"breast_cancer", "diabetes", "logistic 2kx100", "linear 4kx100"} <= names
     for rec in res["epochs"]:
-        assert {"descend", "descend 1t", "numpy", "sklearn"} <= set(rec["times"])
+        assert {"descend", "descend 1t", "descend in order", "numpy", "sklearn"} <= set(rec["times"])
+        assert 0 < rec["gather_floor_s"] < 10 and 0 < rec["floor_s"] < 10
         assert all(t > 0 and math.isfinite(t) for t in rec["times"].values())
         # the measured epochs trained: descend, the NumPy loop and PyTorch run the same optimizer
         # (descend starts logistic models at the prior's intercept and standardizes y inside)
@@ -61,6 +62,7 @@ def test_outputs_are_written(results):
     assert loaded["epochs"][0]["times"]["descend"] == pytest.approx(res["epochs"][0]["times"]["descend"])
     md = files["markdown_file"].read_text()
     assert "| epoch, Adam, batch 256 |" in md and "| optimizer step (float32) |" in md
+    assert "shuffled floor" in md
     if importlib.util.find_spec("matplotlib") is not None:
         png = files["plot_file"].read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
@@ -73,3 +75,21 @@ def test_bad_arguments():
         benchmarks.run(sections=["floor", "nope"], progress=False)
     with pytest.raises(ValueError, match="rows"):
         benchmarks.run(rows=[1], sections=["floor"], progress=False)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_shuffled_floor_reads_every_row_in_the_given_order(dtype):
+    from descend import _core
+
+    X = np.random.default_rng(0).standard_normal((1000, 7)).astype(dtype)
+    order = np.random.default_rng(1).permutation(1000)
+    for threads in (1, 2):
+        assert _core.bandwidth_gather(X, order, threads) == pytest.approx(float(X.sum(dtype=np.float64)), rel=1e-9)
+    assert _core.bandwidth_gather(X, order[:10], 2) == pytest.approx(float(X[order[:10]].sum(dtype=np.float64)))
+    assert benchmarks.gather_floor(X, 2, 3) > 0
+    with pytest.raises(IndexError, match="order"):
+        _core.bandwidth_gather(X, np.array([0, 1000]), 1)
+    with pytest.raises(IndexError, match="order"):
+        _core.bandwidth_gather(X, np.array([-1]), 1)
+    with pytest.raises(ValueError, match="2-D"):
+        _core.bandwidth_gather(X[0], order, 1)

@@ -55,18 +55,6 @@ struct LogisticLoss {
 
 namespace detail {
 
-// All of a row's cache lines, into L2.
-template <class T>
-inline void prefetch_row(const T* row, std::size_t d) {
-#if defined(__GNUC__)
-    const char* p = reinterpret_cast<const char*>(row);
-    for (std::size_t off = 0; off < d * sizeof(T); off += 64) __builtin_prefetch(p + off, 0, 2);
-#else
-    (void)row;
-    (void)d;
-#endif
-}
-
 template <class T>
 inline double dot(const T* DESCEND_RESTRICT x, const T* DESCEND_RESTRICT w, std::size_t d) {
     constexpr std::size_t L = 32;  // 32 partial sums, four vectors of eight: four FMA chains

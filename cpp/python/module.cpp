@@ -109,6 +109,21 @@ void register_bandwidth(py::module_& m) {
         },
         py::arg("x").noconvert(), py::arg("a"), py::arg("b"), py::arg("n_threads"),
         "x = a x + b in place, in parallel (bandwidth probe).");
+    m.def(
+        "bandwidth_gather",
+        [](const arr& X, const py::array_t<descend::index_t, py::array::c_style>& order, int n_threads) {
+            if (X.ndim() != 2) throw py::value_error("X: expected a 2-D array");
+            if (order.ndim() != 1) throw py::value_error("order: expected a 1-D array of row indices");
+            const auto n_rows = static_cast<descend::index_t>(X.shape(0));
+            const descend::index_t* o = order.data();
+            for (py::ssize_t i = 0; i < order.size(); ++i)
+                if (o[i] < 0 || o[i] >= n_rows) throw py::index_error("order: row index out of range");
+            const std::size_t d = static_cast<std::size_t>(X.shape(1)), n = static_cast<std::size_t>(order.size());
+            py::gil_scoped_release release;
+            return descend::parallel_gather_sum(X.data(), d, o, n, n_threads);
+        },
+        py::arg("X").noconvert(), py::arg("order").noconvert(), py::arg("n_threads"),
+        "Sum of X's rows in the given order, read in parallel (bandwidth probe of a shuffled read).");
 }
 
 }  // namespace

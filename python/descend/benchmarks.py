@@ -7,12 +7,14 @@ under a minute on two cores. Everything is measured in one process:
    array, and an in-place update ``x = a x + b`` counted as one read and one write), measured in
    C++. A data set's floor is the time to read its X once at that bandwidth; an optimizer
    step's floor is the bytes it must move (Adam: read p, g, m, v, write p, m, v) at the update
-   bandwidth.
+   bandwidth. A shuffled epoch visits X's rows in a random order, which memory serves more
+   slowly than a stream (each row is a new page and a new DRAM row), so each epoch workload also
+   gets a *shuffled floor*: its rows read once in a random order, prefetched as the engine does.
 2. **Optimizer steps** on 1M and 10M float32 parameters: descend (all threads and one), the NumPy
    reference, and ``torch.optim`` (fused and default) when torch is installed.
 3. **Epochs** of mini-batch Adam (batch 256, lr 1e-3, L2 alpha 1e-4, shuffled) on dense synthetic
    linear and logistic data (float32 and float64) and on breast_cancer and diabetes: descend (all
-   threads and one), a plain NumPy loop (the reference's equations), scikit-learn's
+   threads and one, and in order with ``shuffle=False``), a plain NumPy loop (the reference's equations), scikit-learn's
    SGDClassifier / SGDRegressor (one ``fit`` with ``max_iter=1``) and a PyTorch eager loop
    (``nn.Linear``, the same loss, batch and optimizer). The contenders take turns, epoch by
    epoch, so that a slow spell of a shared machine is shared by all; each figure is the median.
@@ -54,7 +56,8 @@ N_FEATURES = 100
 TARGET = 0.01
 SEED = 20261123
 PEERS = ("numpy", "sklearn", "torch")
-LABELS = {"descend": "descend", "descend 1t": "descend, 1 thread", "numpy": "NumPy loop",
+LABELS = {"descend": "descend", "descend 1t": "descend, 1 thread", "descend in order": "descend, shuffle=False",
+          "numpy": "NumPy loop",
           "sklearn": "scikit-learn SGD", "torch": "PyTorch eager", "reference": "descend.reference (NumPy)",
           "torch fused": "torch.optim fused", "torch default": "torch.optim default"}
 
@@ -175,6 +178,17 @@ def measure_floor(n_threads: int, nbytes: int, repeats: int) -> dict:
         result[threads] = {"read": x.nbytes / best_read, "update": 2 * x.nbytes / best_update}
     return {"read": result[n_threads]["read"], "update": result[n_threads]["update"],
             "read_1t": result[1]["read"], "update_1t": result[1]["update"], "array_bytes": x.nbytes}
+
+
+def gather_floor(X, n_threads: int, repeats: int) -> float:
+    """Seconds to read X's rows once in a random order (a fresh permutation each time), with the
+    engine's prefetching, in C++: the floor of a shuffled epoch. The best of `repeats`."""
+    rng = np.random.default_rng(SEED)
+    best = math.inf
+    for _ in range(repeats):
+        order = rng.permutation(X.shape[0])
+        best = min(best, _timed(lambda: _core.bandwidth_gather(X, order, n_threads)))
+    return best
 
 
 def _timed(fn) -> float:
@@ -302,12 +316,12 @@ def _objective(kind, X64, y64, w, b) -> float:
 
 
 class _DescendContender:
-    def __init__(self, kind, X, y, n_threads):
+    def __init__(self, kind, X, y, n_threads, shuffle=True):
         from . import LinearRegression, LogisticRegression
 
         cls = LogisticRegression if kind == "logistic" else LinearRegression
         self.model = cls(optimizer="adam", learning_rate=LEARNING_RATE, batch_size=BATCH, schedule="constant",
-                         alpha=ALPHA, max_iter=1, tol=None, shuffle=True, random_state=0, n_threads=n_threads)
+                         alpha=ALPHA, max_iter=1, tol=None, shuffle=shuffle, random_state=0, n_threads=n_threads)
         self.kind, self.X, self.y = kind, X, y
         self.classes = np.unique(y) if kind == "logistic" else None
 
@@ -503,6 +517,7 @@ def measure_epochs(out: _Output, workloads, n_threads: int, floor: dict, rounds:
         makers = {
             "descend": lambda: _DescendContender(kind, X, y, n_threads),
             "descend 1t": lambda: _DescendContender(kind, X, y, 1),
+            "descend in order": lambda: _DescendContender(kind, X, y, n_threads, shuffle=False),
             "numpy": lambda: _NumpyLoop(kind, X, y),
             "sklearn": lambda: _SklearnContender(kind, X, y),
         }
@@ -517,8 +532,10 @@ def measure_epochs(out: _Output, workloads, n_threads: int, floor: dict, rounds:
                 if r > 0:
                     times[key].append(t)
         X64 = wl["X64"]
+        out.status(f"epochs: {wl['name']}: reading X's rows in a random order")
         rec = {"name": wl["name"], "kind": kind, "dtype": X.dtype.name, "rows": X.shape[0], "features": X.shape[1],
                "x_bytes": X.nbytes, "floor_s": X.nbytes / floor["read"], "floor_1t_s": X.nbytes / floor["read_1t"],
+               "gather_floor_s": gather_floor(X, n_threads, 2 * rounds + 1),
                "epochs_measured": rounds, "times": {k: statistics.median(v) for k, v in times.items()},
                "objective": {k: _objective(kind, X64, wl["y64"], *c.params()) for k, c in contenders.items()},
                "objective_start": _objective(kind, X64, wl["y64"], np.zeros(X.shape[1]), 0.0),
@@ -534,37 +551,49 @@ def measure_epochs(out: _Output, workloads, n_threads: int, floor: dict, rounds:
 
 
 def _print_epochs(out: _Output, records, n_threads: int):
-    out.print(f"3. One epoch of mini-batch Adam (batch {BATCH}, lr {LEARNING_RATE:g}, alpha {ALPHA:g}, shuffled); "
-              f"median over the rounds")
-    header = ("workload", "floor", "descend", "/ floor", "1 thread", "scaling", "vs NumPy", "vs sklearn",
-              "vs torch", "objective", "peak mem / X")
+    out.print(f"3. One epoch of mini-batch Adam (batch {BATCH}, lr {LEARNING_RATE:g}, alpha {ALPHA:g}); median over "
+              f"the rounds")
+    header = ("workload", "floor", "shuffled floor", "descend", "/ floor", "/ shuffled floor", "in order", "/ floor",
+              "1 thread", "scaling", "peak mem / X")
+    rows = []
+    for r in records:
+        t = r["times"]
+        d, o = t["descend"], t["descend in order"]
+        mem = r["memory"].get("descend")
+        rows.append((f"{r['name']} {r['dtype']}", fmt_time(r["floor_s"]), fmt_time(r["gather_floor_s"]), fmt_time(d),
+                     fmt_ratio(d / r["floor_s"]), fmt_ratio(d / r["gather_floor_s"]), fmt_time(o),
+                     fmt_ratio(o / r["floor_s"]), fmt_time(t["descend 1t"]), fmt_ratio(t["descend 1t"] / d),
+                     f"{mem / r['x_bytes']:.3f}" if mem is not None else "n/a"))
+    for line in _table(rows, header):
+        out.print(line)
+    out.print(f"  floor = reading X once in order with {n_threads} threads; shuffled floor = reading its rows once in a "
+              f"random order (C++, prefetched)")
+    out.print(f"  descend = shuffled every epoch (the default); in order = shuffle=False; scaling = 1 thread / "
+              f"{n_threads} threads")
+    out.print("  descend: the C++ epoch call, without partial_fit's input checks; scikit-learn: the whole fit call, "
+              "checks included")
+    out.print()
+    header = ("workload", "descend", "NumPy loop", "scikit-learn", "PyTorch", "vs NumPy", "vs sklearn", "vs torch")
     rows = []
     for r in records:
         t = r["times"]
         d = t["descend"]
-        mem = r["memory"].get("descend")
-        rows.append((f"{r['name']} {r['dtype']}", fmt_time(r["floor_s"]), fmt_time(d), fmt_ratio(d / r["floor_s"]),
-                     fmt_time(t["descend 1t"]), fmt_ratio(t["descend 1t"] / d),
-                     fmt_ratio(t["numpy"] / d), fmt_ratio(t["sklearn"] / d),
-                     fmt_ratio(t["torch"] / d) if "torch" in t else "n/a",
-                     f"{r['objective']['descend']:.5g}", f"{mem / r['x_bytes']:.3f}" if mem is not None else "n/a"))
+        note = " (extrapolated)" if "torch" in r["extrapolated"] else ""
+        rows.append((f"{r['name']} {r['dtype']}", fmt_time(d), fmt_time(t["numpy"]), fmt_time(t["sklearn"]),
+                     fmt_time(t.get("torch")) + note, fmt_ratio(t["numpy"] / d), fmt_ratio(t["sklearn"] / d),
+                     fmt_ratio(t["torch"] / d) if "torch" in t else "n/a"))
     for line in _table(rows, header):
         out.print(line)
-    out.print(f"  floor = reading X once with {n_threads} threads; scaling = 1 thread / {n_threads} threads; vs X = "
-              f"the peer's epoch / descend's")
-    out.print("  descend: the C++ epoch call, without partial_fit's input checks; scikit-learn: the whole fit call, "
-              "checks included")
-    header = ("workload", "NumPy loop", "scikit-learn", "PyTorch", "obj NumPy", "obj sklearn", "obj torch",
-              "mem NumPy", "mem sklearn")
+    out.print("  all shuffled every epoch; vs X = the peer's epoch / descend's")
+    out.print()
+    header = ("workload", "obj descend", "obj NumPy", "obj sklearn", "obj torch", "mem descend", "mem NumPy",
+              "mem sklearn")
     rows = []
     for r in records:
-        t, o, m = r["times"], r["objective"], r["memory"]
-        note = " (extrapolated)" if "torch" in r["extrapolated"] else ""
-        rows.append((f"{r['name']} {r['dtype']}", fmt_time(t["numpy"]), fmt_time(t["sklearn"]),
-                     fmt_time(t.get("torch")) + note, f"{o['numpy']:.5g}", f"{o['sklearn']:.5g}",
-                     f"{o['torch']:.5g}" if "torch" in o else "n/a",
+        o, m = r["objective"], r["memory"]
+        rows.append((f"{r['name']} {r['dtype']}", f"{o['descend']:.5g}", f"{o['numpy']:.5g}", f"{o['sklearn']:.5g}",
+                     f"{o['torch']:.5g}" if "torch" in o else "n/a", _fmt_mb(m.get("descend")),
                      _fmt_mb(m.get("numpy")), _fmt_mb(m.get("sklearn"))))
-    out.print()
     for line in _table(rows, header):
         out.print(line)
     out.print("  objective = mean loss + alpha/2 |w|^2 on the whole data after the epochs; mem = peak traced "
@@ -827,16 +856,20 @@ def to_markdown(results: dict) -> str:
                          f"{fmt_ratio(t['torch default'] / d) if 'torch default' in t else 'n/a'} |")
         lines.append("")
     if "epochs" in results:
-        lines += ["| epoch, Adam, batch 256 | floor | descend | / floor | 1 thread | NumPy loop | scikit-learn | "
-                  "PyTorch | vs NumPy | vs sklearn | vs torch |", "|---|" + "---:|" * 10]
+        lines += ["| epoch, Adam, batch 256 | floor | shuffled floor | descend | / floor | / shuffled floor | "
+                  "in order | / floor | 1 thread | NumPy loop | scikit-learn | PyTorch | vs NumPy | vs sklearn | "
+                  "vs torch |", "|---|" + "---:|" * 14]
         for r in results["epochs"]:
             t, d = r["times"], r["times"]["descend"]
-            tt = t.get("torch")
-            lines.append(f"| {r['name']} {r['dtype']} | {fmt_time(r['floor_s'])} | {fmt_time(d)} | "
-                         f"{fmt_ratio(d / r['floor_s'])} | {fmt_time(t['descend 1t'])} | {fmt_time(t['numpy'])} | "
-                         f"{fmt_time(t['sklearn'])} | {fmt_time(tt)} | {fmt_ratio(t['numpy'] / d)} | "
-                         f"{fmt_ratio(t['sklearn'] / d)} | {fmt_ratio(tt / d) if tt else 'n/a'} |")
-        lines.append("")
+            tt, o = t.get("torch"), t["descend in order"]
+            lines.append(f"| {r['name']} {r['dtype']} | {fmt_time(r['floor_s'])} | {fmt_time(r['gather_floor_s'])} | "
+                         f"{fmt_time(d)} | {fmt_ratio(d / r['floor_s'])} | {fmt_ratio(d / r['gather_floor_s'])} | "
+                         f"{fmt_time(o)} | {fmt_ratio(o / r['floor_s'])} | {fmt_time(t['descend 1t'])} | "
+                         f"{fmt_time(t['numpy'])} | {fmt_time(t['sklearn'])} | {fmt_time(tt)} | "
+                         f"{fmt_ratio(t['numpy'] / d)} | {fmt_ratio(t['sklearn'] / d)} | "
+                         f"{fmt_ratio(tt / d) if tt else 'n/a'} |")
+        lines += ["", "floor: X read once in order; shuffled floor: its rows read once in a random order; descend "
+                  "shuffles every epoch, as the peers do; in order: descend with shuffle=False.", ""]
     if "target" in results:
         res = results["target"]
         lines += [f"Time to within {TARGET:.0%} of the optimum, {res['name']} {res['dtype']} (f* = {res['optimum']:.6g}):",
@@ -862,7 +895,8 @@ def plot(results: dict, file) -> None:
     ax = fig.add_subplot()
     rows = [r["rows"] for r in recs]
     ax.plot(rows, [r["floor_s"] for r in recs], "k--", label="floor: read X once")
-    for key in ("descend", "descend 1t", "numpy", "sklearn", "torch"):
+    ax.plot(rows, [r["gather_floor_s"] for r in recs], "k:", label="floor: read X's rows in a random order")
+    for key in ("descend", "descend in order", "descend 1t", "numpy", "sklearn", "torch"):
         if all(key in r["times"] for r in recs):
             ax.plot(rows, [r["times"][key] for r in recs], "o-", label=LABELS[key])
     ax.set_xscale("log")
