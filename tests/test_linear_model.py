@@ -248,6 +248,107 @@ def test_sparse_input_is_refused():
         LinearRegression().fit(sparse.csr_matrix(np.eye(5)), np.arange(5.0))
 
 
+@pytest.mark.parametrize("labels", [(0, 1), (0.0, 1.0), (-1, 1), (False, True), (3, 7), (np.uint8(2), np.uint8(5))])
+def test_two_numeric_labels_take_the_fast_path_to_the_same_model(labels):
+    X = np.random.default_rng(0).standard_normal((400, 3))
+    side = X[:, 0] + 0.5 * np.random.default_rng(1).standard_normal(400) > 0
+    y = np.where(side, labels[1], labels[0])
+    named = np.where(side, "yes", "no")  # strings: the general path (np.unique), same codes
+    fast = LogisticRegression(max_iter=3, random_state=0).fit(X, y)
+    general = LogisticRegression(max_iter=3, random_state=0).fit(X, named)
+    assert fast.classes_.dtype == np.unique(y).dtype and list(fast.classes_) == sorted(set(y.tolist()))
+    assert np.array_equal(fast.coef_, general.coef_) and np.array_equal(fast.intercept_, general.intercept_)
+    assert np.array_equal(fast.predict(X) == fast.classes_[1], general.predict(X) == "yes")
+    part = LogisticRegression(random_state=0).partial_fit(X, y, classes=np.array(labels))
+    part.partial_fit(X[:10], np.full(10, labels[0]))  # one class in a later batch is fine
+    with pytest.raises(ValueError, match="not seen"):
+        part.partial_fit(X[:3], np.array([labels[0], labels[1], 9]))
+
+
+def test_continuous_or_single_class_targets_are_still_refused():
+    X = np.random.default_rng(0).standard_normal((20, 2))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        LogisticRegression().fit(X, np.where(X[:, 0] > 0, 0.5, 1.5))
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        LogisticRegression().fit(X, np.ones(20))
+
+
+def _three_class(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 4))
+    return X, np.argmax(X[:, :3] + 0.3 * rng.standard_normal((n, 3)), axis=1)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+@pytest.mark.parametrize("kind", ["linear", "binary", "multinomial"])
+@pytest.mark.parametrize("options", [dict(), dict(early_stopping=True, validation_fraction=0.3),
+                                     dict(batch_size=None), dict(batch_size=1, max_iter=2)])
+def test_nonfinite_X_is_refused_by_fit_and_partial_fit(bad, where, kind, options):
+    """Without sample weights the NaN/inf check of X happens in the first epoch (X is read once
+    less): whatever the row, the batch size or the validation split, fit and partial_fit raise the
+    ValueError naming the row, and partial_fit leaves the model exactly as it was."""
+    X, y = _three_class() if kind == "multinomial" else (np.random.default_rng(1).standard_normal((300, 4)), None)
+    if kind == "linear":
+        y = X @ np.arange(1.0, 5.0)
+    elif kind == "binary":
+        y = (X[:, 0] > 0).astype(int)
+    Model = LinearRegression if kind == "linear" else LogisticRegression
+    row = {"first": 0, "middle": 137, "last": 299}[where]
+    bad_X = X.copy()
+    bad_X[row, 2] = bad
+    with pytest.raises(ValueError, match=f"Input X contains NaN or infinity \\(row {row}\\)"):
+        Model(random_state=0, **options).fit(bad_X, y)
+
+    extra = {} if kind == "linear" else {"classes": np.unique(y)}
+    model = Model(random_state=0, **options).partial_fit(X, y, **extra)
+    before = (model.coef_.copy(), np.copy(model.intercept_), model.n_iter_, list(model.history_["loss"]))
+    with pytest.raises(ValueError, match=f"row {row}"):
+        model.partial_fit(bad_X, y)
+    assert np.array_equal(model.coef_, before[0]) and np.array_equal(model.intercept_, before[1])
+    assert model.n_iter_ == before[2] and model.history_["loss"] == before[3]
+    # the rejected call changed nothing: the next epoch is the one it would have been
+    twin = Model(random_state=0, **options).partial_fit(X, y, **extra)
+    model.partial_fit(X, y)
+    twin.partial_fit(X, y)
+    assert np.array_equal(model.coef_, twin.coef_) and np.array_equal(model.intercept_, twin.intercept_)
+
+
+def test_nonfinite_X_with_sample_weight_is_refused_up_front():
+    X = np.random.default_rng(0).standard_normal((200, 3))
+    y = X[:, 0].copy()
+    X[150:, 1] = np.nan
+    w = np.ones(200)
+    w[128:] = 0.0  # whole batches of zero weight: the engine never reads them, so X is checked first
+    with pytest.raises(ValueError, match="NaN"):
+        LinearRegression(batch_size=64, shuffle=False, random_state=0).fit(X, y, sample_weight=w)
+
+
+def test_huge_but_finite_X_diverges_rather_than_being_called_nonfinite():
+    X = np.random.default_rng(0).standard_normal((200, 3)) * 1e200
+    y = np.random.default_rng(1).standard_normal(200)
+    with pytest.raises(descend.DivergenceError):
+        LinearRegression(optimizer="sgd", learning_rate=1.0, schedule="constant", random_state=0).fit(X, y)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_first_nonfinite_row_finds_the_first_one(dtype, threads):
+    from descend import _core
+
+    rng = np.random.default_rng(0)
+    for n, d in [(1, 1), (7, 1), (1000, 3), (5000, 100), (70_000, 2)]:
+        X = rng.standard_normal((n, d)).astype(dtype)
+        X[rng.integers(0, n, 3)] *= 1e30  # large but finite (float32 overflows: inf, found below)
+        X = np.where(np.isfinite(X), X, 1.0).astype(dtype)
+        assert _core.first_nonfinite_row(X, threads) == -1
+        for bad in (np.nan, np.inf, -np.inf):
+            rows = np.sort(rng.choice(n, size=min(n, 3), replace=False))
+            Y = X.copy()
+            Y[rows, rng.integers(0, d, rows.size)] = bad
+            assert _core.first_nonfinite_row(Y, threads) == rows[0]
+
+
 @pytest.mark.parametrize("params,match", [
     (dict(optimizer="lbfgs"), "optimizer must be one of"),
     (dict(learning_rate=0.0), "learning_rate must be > 0"),

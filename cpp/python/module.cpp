@@ -6,6 +6,7 @@
 
 #include "descend/bandwidth.hpp"
 #include "descend/common.hpp"
+#include "descend/inputs.hpp"
 
 namespace py = pybind11;
 
@@ -124,6 +125,16 @@ void register_bandwidth(py::module_& m) {
         },
         py::arg("X").noconvert(), py::arg("order").noconvert(), py::arg("n_threads"),
         "Sum of X's rows in the given order, read in parallel (bandwidth probe of a shuffled read).");
+    m.def(
+        "first_nonfinite_row",
+        [](const arr& X, int n_threads) {
+            if (X.ndim() != 2) throw py::value_error("X: expected a 2-D array");
+            const std::size_t n = static_cast<std::size_t>(X.shape(0)), d = static_cast<std::size_t>(X.shape(1));
+            py::gil_scoped_release release;
+            return descend::first_nonfinite_row(X.data(), n, d, n_threads);
+        },
+        py::arg("X").noconvert(), py::arg("n_threads"),
+        "Index of the first row of X holding a NaN or an infinity, or -1 (read in parallel, no temporaries).");
 }
 
 }  // namespace
