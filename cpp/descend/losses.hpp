@@ -163,7 +163,9 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
         // slower: the L1's few miss buffers fill and stall the loads of the current tile).
         if (rows.index)
             for (std::size_t t = i + 2 * R; t < std::min(i + 3 * R, r1); ++t)
-                if (rows.index[t] != rows.index[t - 1] + 1) prefetch_row(rows.row(t), d);  // not streaming
+                // float32 rows in order too: measured 1.5x faster in order, where float64 rows
+                // in order were not (the hardware's stream prefetch serves them)
+                if (kFloat || rows.index[t] != rows.index[t - 1] + 1) prefetch_row(rows.row(t), d);
         const T* x[R];
         double z[R], yt[R], st[R], loss[R], c[R];
         for (std::size_t t = 0; t < R; ++t) {
