@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression as SkLogistic
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import train_test_split
@@ -297,8 +298,12 @@ def test_nonfinite_X_is_refused_by_fit_and_partial_fit(bad, where, kind, options
     row = {"first": 0, "middle": 137, "last": 299}[where]
     bad_X = X.copy()
     bad_X[row, 2] = bad
+    fresh = Model(random_state=0, **options)
     with pytest.raises(ValueError, match=f"Input X contains NaN or infinity \\(row {row}\\)"):
-        Model(random_state=0, **options).fit(bad_X, y)
+        fresh.fit(bad_X, y)
+    assert vars(fresh) == vars(Model(random_state=0, **options))  # nothing fitted is left behind
+    with pytest.raises(NotFittedError):
+        fresh.predict(X)
 
     extra = {} if kind == "linear" else {"classes": np.unique(y)}
     model = Model(random_state=0, **options).partial_fit(X, y, **extra)
@@ -307,6 +312,10 @@ def test_nonfinite_X_is_refused_by_fit_and_partial_fit(bad, where, kind, options
         model.partial_fit(bad_X, y)
     assert np.array_equal(model.coef_, before[0]) and np.array_equal(model.intercept_, before[1])
     assert model.n_iter_ == before[2] and model.history_["loss"] == before[3]
+    with pytest.raises(ValueError, match=f"row {row}"):  # a warm-started fit is refused alike
+        model.set_params(warm_start=True).fit(bad_X, y)
+    model.set_params(warm_start=False)
+    assert np.array_equal(model.coef_, before[0]) and model.n_iter_ == before[2]
     # the rejected call changed nothing: the next epoch is the one it would have been
     twin = Model(random_state=0, **options).partial_fit(X, y, **extra)
     model.partial_fit(X, y)

@@ -94,8 +94,12 @@ def _reject_nonfinite(X, n_threads, tr, snapshot):
     row = int(_core.first_nonfinite_row(X, n_threads))
     if row >= 0:
         snapshot.restore(tr)
-        raise ValueError(f"Input X contains NaN or infinity (row {row}); descend trains on finite values only: "
-                         f"drop those rows or impute them first (e.g. sklearn.impute.SimpleImputer)")
+        raise _NonFiniteX(f"Input X contains NaN or infinity (row {row}); descend trains on finite values only: "
+                          f"drop those rows or impute them first (e.g. sklearn.impute.SimpleImputer)")
+
+
+class _NonFiniteX(ValueError):
+    """Raised inside _run; _fit turns it into a plain ValueError once the estimator is restored."""
 
 
 class _Training:
@@ -348,6 +352,15 @@ class _LinearBase(BaseEstimator):
         sys.stderr.flush()
 
     def _fit(self, X, y, sample_weight, epochs, reset, classes=None):
+        saved = dict(self.__dict__)  # shallow: this call replaces attributes, and _run undoes in-place work
+        try:
+            return self._fit_checked(X, y, sample_weight, epochs, reset, classes)
+        except _NonFiniteX as exc:  # a NaN or infinity in X: the estimator is left as it was before the call
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise ValueError(str(exc)) from None
+
+    def _fit_checked(self, X, y, sample_weight, epochs, reset, classes):
         schedule = self._check_params()
         first = reset or not hasattr(self, "_training")
         # Without sample weights every training row enters a batch of the first epoch, whose loss
