@@ -283,6 +283,48 @@ def test_batching(batch_size, shuffle, weights, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("loss", [0, 1, 2])
+@pytest.mark.parametrize("run,batch_size", [(2, 7), (5, 7), (16, 0), (7, 1), (61, 7), (1000, 13)])
+def test_shuffled_runs_follow_the_reference(run, batch_size, loss, dtype):
+    """shuffle_run k: the runs of k consecutive ids are visited in a shuffled order; the order
+    array is left as it is, and C++ and the reference take the same batches and steps."""
+    n = 60
+    p = make_problem(5, ["squared_error", "logistic", "softmax"][loss], n=n, d=4, dtype=dtype)
+    cfg = cfg_dict(loss, batch_size=batch_size, shuffle_run=run, alpha=0.001)
+    history = run_epochs(p, opt_dict("adam"), sched_dict(lr=0.01), cfg, epochs=3 if batch_size != 1 else 2)
+    for out, _, arrays in history:
+        np.testing.assert_array_equal(arrays["order"], np.arange(n))  # not permuted in place
+        assert out["weight_sum"] == n
+
+
+def test_shuffle_runs_lays_out_whole_runs_in_a_shuffled_order():
+    base = np.arange(100, 203, dtype=np.int64)  # 103 ids: runs of 10, the last of 3
+    seen = set()
+    for seed in range(20):
+        rng = np.array([seed], dtype=np.uint64)
+        visit = reference.train.shuffle_runs(base, 10, rng)
+        np.testing.assert_array_equal(np.sort(visit), base)
+        ids = (visit - 100) // 10  # the run each entry belongs to
+        runs = np.split(visit, np.flatnonzero(np.diff(ids)) + 1)
+        assert len(runs) == 11  # each run in one piece, whole and in its own order
+        for r in runs:
+            k = (r[0] - 100) // 10
+            np.testing.assert_array_equal(r, base[10 * k:10 * (k + 1)])
+        seen.add(tuple(r[0] for r in runs))
+        assert rng[0] != seed
+    assert len(seen) == 20  # a different order of runs for every seed
+
+
+def test_shuffle_run_must_be_positive():
+    p = make_problem(6, "squared_error", n=20, d=2)
+    opt = opt_dict()
+    with pytest.raises(ValueError, match="shuffle_run"):
+        _core.train_epoch(p["X"], p["y"], None, None, np.arange(20, dtype=np.int64), np.array([1], dtype=np.uint64),
+                          p["coef"].copy(), p["intercept"].copy(), make_state(opt, p["coef"], p["intercept"]), opt,
+                          sched_dict(), cfg_dict(0, shuffle_run=0))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_batch_of_zero_weight_is_skipped(dtype):
     n = 30
     sw = np.ones(n)

@@ -430,6 +430,29 @@ def test_engine_and_reference_follow_the_same_trajectory(Model, loader, params):
     np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("Model,loader", [(LinearRegression, load_diabetes), (LogisticRegression, load_breast_cancer)],
+                         ids=["linear", "logistic"])
+def test_shuffling_runs_of_rows(Model, loader):
+    """shuffle=k shuffles runs of k consecutive rows: it follows the reference, is as
+    reproducible as shuffle=True whatever the thread count, and still trains well."""
+    X, X_test, y, y_test = standardized(loader)
+    models = [Model(shuffle=16, max_iter=20, random_state=0, n_threads=t).fit(X, y) for t in (1, 2)]
+    assert np.array_equal(models[0].coef_, models[1].coef_)
+    ref = descend.reference.fit(Model(shuffle=16, max_iter=20, random_state=0), X, y)
+    np.testing.assert_allclose(models[0].history_["loss"], ref.history_["loss"], rtol=1e-10)
+    np.testing.assert_allclose(models[0].coef_, ref.coef_, rtol=1e-10, atol=1e-12)
+    rows = Model(shuffle=True, max_iter=20, random_state=0).fit(X, y)
+    assert not np.array_equal(models[0].coef_, rows.coef_)  # a different visiting order
+    assert models[0].score(X_test, y_test) >= rows.score(X_test, y_test) - 0.05
+    assert models[0].history_["loss"][-1] <= 1.05 * rows.history_["loss"][-1]
+
+
+@pytest.mark.parametrize("shuffle", [-1, 2.5, "rows", None])
+def test_bad_shuffle_values_are_refused(shuffle):
+    with pytest.raises(ValueError, match="shuffle must be True"):
+        LinearRegression(shuffle=shuffle).fit(np.eye(4), np.arange(4.0))
+
+
 def test_multinomial_trajectory_matches_the_reference():
     rng = np.random.default_rng(1)
     X = rng.standard_normal((120, 4))

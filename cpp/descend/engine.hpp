@@ -4,6 +4,7 @@
 // No Python here: the caller supplies an interrupt check.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -32,6 +33,22 @@ inline void shuffle(index_t* idx, std::size_t n, SplitMix64& rng) {
     for (std::size_t i = n; i-- > 1;) {
         const std::size_t j = static_cast<std::size_t>(rng.next() % (i + 1));
         std::swap(idx[i], idx[j]);
+    }
+}
+
+// The visiting order of an epoch that shuffles runs of k consecutive entries of base (the last
+// run may be shorter): the run ids 0..ceil(n/k) are shuffled as above, then their entries are
+// laid out run after run into out. Reads stream within a run.
+inline void shuffle_runs(const index_t* base, std::size_t n, std::size_t k, SplitMix64& rng,
+                         std::vector<index_t>& runs, index_t* out) {
+    const std::size_t nr = (n + k - 1) / k;
+    runs.resize(nr);
+    for (std::size_t r = 0; r < nr; ++r) runs[r] = static_cast<index_t>(r);
+    shuffle(runs.data(), nr, rng);
+    std::size_t pos = 0;
+    for (std::size_t r = 0; r < nr; ++r) {
+        const std::size_t b = static_cast<std::size_t>(runs[r]) * k, e = std::min(n, b + k);
+        for (std::size_t i = b; i < e; ++i) out[pos++] = base[i];
     }
 }
 
@@ -115,6 +132,7 @@ struct EpochConfig {
     Penalty penalty;
     std::size_t batch_size = 0;  // 0: the whole training set
     bool shuffle = true;
+    std::size_t shuffle_run = 1;  // > 1: shuffle runs of this many consecutive rows of order
     double clip_norm = 0;        // 0: no clipping
     double loss_limit = std::numeric_limits<double>::infinity();  // a batch loss above: diverged
     int n_threads = 1;
@@ -125,11 +143,18 @@ class Trainer {
   public:
     Trainer(const Rows<T>& data, const T* y, const index_t* labels) : data_(data), y_(y), labels_(labels) {}
 
-    // One epoch over the rows listed in order[0..n) (reshuffled first when asked).
+    // One epoch over the rows listed in order[0..n): reshuffled in place first when asked, or,
+    // shuffling runs, left as it is and visited run by run in a random order of the runs.
     EpochResult epoch(index_t* order, std::size_t n, SplitMix64& rng, Model<T>& m, OptimConfig<T>& opt,
                       const Schedule& sched, const EpochConfig& cfg, const std::function<bool()>& interrupted) {
         EpochResult res;
-        if (cfg.shuffle) shuffle(order, n, rng);
+        if (cfg.shuffle && cfg.shuffle_run > 1) {
+            visit_.resize(n);
+            shuffle_runs(order, n, cfg.shuffle_run, rng, runs_, visit_.data());
+            order = visit_.data();
+        } else if (cfg.shuffle) {
+            shuffle(order, n, rng);
+        }
         const std::size_t B = cfg.batch_size == 0 ? n : std::min(cfg.batch_size, n);
         const std::size_t dk = m.d * m.K;
         grad_w_.resize(dk);
@@ -277,6 +302,7 @@ class Trainer {
     std::vector<T> grad_w_, grad_b_, backup_;
     std::vector<double> buf_;
     std::vector<Slot<T>> weight_slot_, intercept_slot_;
+    std::vector<index_t> visit_, runs_;  // shuffled runs: the epoch's order, the run ids
 };
 
 }  // namespace descend

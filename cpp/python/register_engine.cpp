@@ -120,6 +120,11 @@ py::dict epoch_impl(const py::array& X_obj, const py::object& y_obj, const py::o
     cfg.penalty = Penalty{get<double>(cfg_d, "alpha"), get<double>(cfg_d, "l1_ratio")};
     cfg.batch_size = get<std::size_t>(cfg_d, "batch_size");
     cfg.shuffle = get<bool>(cfg_d, "shuffle");
+    if (cfg_d.contains("shuffle_run")) {
+        const auto run = cfg_d["shuffle_run"].cast<std::int64_t>();
+        if (run < 1) throw py::value_error("shuffle_run must be at least 1");
+        cfg.shuffle_run = static_cast<std::size_t>(run);
+    }
     cfg.clip_norm = get<double>(cfg_d, "clip_norm");
     cfg.loss_limit = get<double>(cfg_d, "loss_limit");
     cfg.n_threads = get<int>(cfg_d, "n_threads");

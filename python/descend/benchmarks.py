@@ -14,7 +14,8 @@ under a minute on two cores. Everything is measured in one process:
    reference, and ``torch.optim`` (fused and default) when torch is installed.
 3. **Epochs** of mini-batch Adam (batch 256, lr 1e-3, L2 alpha 1e-4, shuffled) on dense synthetic
    linear and logistic data (float32 and float64) and on breast_cancer and diabetes: descend (all
-   threads and one, and in order with ``shuffle=False``), a plain NumPy loop (the reference's equations), scikit-learn's
+   threads and one, shuffling runs of 32 rows with ``shuffle=32``, and in order with
+   ``shuffle=False``), a plain NumPy loop (the reference's equations), scikit-learn's
    SGDClassifier / SGDRegressor (one ``fit`` with ``max_iter=1``) and a PyTorch eager loop
    (``nn.Linear``, the same loss, batch and optimizer). The contenders take turns, epoch by
    epoch, so that a slow spell of a shared machine is shared by all; each figure is the median.
@@ -54,9 +55,11 @@ BETAS = (0.9, 0.999)
 EPS = 1e-8
 N_FEATURES = 100
 TARGET = 0.01
+RUN = 32  # descend's shuffle of runs of consecutive rows: shuffle=RUN
 SEED = 20261123
 PEERS = ("numpy", "sklearn", "torch")
 LABELS = {"descend": "descend", "descend 1t": "descend, 1 thread", "descend in order": "descend, shuffle=False",
+          "descend runs": f"descend, shuffle={RUN}",
           "numpy": "NumPy loop",
           "sklearn": "scikit-learn SGD", "torch": "PyTorch eager", "reference": "descend.reference (NumPy)",
           "torch fused": "torch.optim fused", "torch default": "torch.optim default"}
@@ -518,6 +521,7 @@ def measure_epochs(out: _Output, workloads, n_threads: int, floor: dict, rounds:
             "descend": lambda: _DescendContender(kind, X, y, n_threads),
             "descend 1t": lambda: _DescendContender(kind, X, y, 1),
             "descend in order": lambda: _DescendContender(kind, X, y, n_threads, shuffle=False),
+            "descend runs": lambda: _DescendContender(kind, X, y, n_threads, shuffle=RUN),
             "numpy": lambda: _NumpyLoop(kind, X, y),
             "sklearn": lambda: _SklearnContender(kind, X, y),
         }
@@ -553,23 +557,23 @@ def measure_epochs(out: _Output, workloads, n_threads: int, floor: dict, rounds:
 def _print_epochs(out: _Output, records, n_threads: int):
     out.print(f"3. One epoch of mini-batch Adam (batch {BATCH}, lr {LEARNING_RATE:g}, alpha {ALPHA:g}); median over "
               f"the rounds")
-    header = ("workload", "floor", "shuffled floor", "descend", "/ floor", "/ shuffled floor", "in order", "/ floor",
-              "1 thread", "scaling", "peak mem / X")
+    header = ("workload", "floor", "shuffled floor", "descend", "/ floor", "/ shuffled floor", f"runs of {RUN}",
+              "in order", "/ floor", "1 thread", "scaling", "peak mem / X")
     rows = []
     for r in records:
         t = r["times"]
         d, o = t["descend"], t["descend in order"]
         mem = r["memory"].get("descend")
         rows.append((f"{r['name']} {r['dtype']}", fmt_time(r["floor_s"]), fmt_time(r["gather_floor_s"]), fmt_time(d),
-                     fmt_ratio(d / r["floor_s"]), fmt_ratio(d / r["gather_floor_s"]), fmt_time(o),
-                     fmt_ratio(o / r["floor_s"]), fmt_time(t["descend 1t"]), fmt_ratio(t["descend 1t"] / d),
-                     f"{mem / r['x_bytes']:.3f}" if mem is not None else "n/a"))
+                     fmt_ratio(d / r["floor_s"]), fmt_ratio(d / r["gather_floor_s"]), fmt_time(t["descend runs"]),
+                     fmt_time(o), fmt_ratio(o / r["floor_s"]), fmt_time(t["descend 1t"]),
+                     fmt_ratio(t["descend 1t"] / d), f"{mem / r['x_bytes']:.3f}" if mem is not None else "n/a"))
     for line in _table(rows, header):
         out.print(line)
     out.print(f"  floor = reading X once in order with {n_threads} threads; shuffled floor = reading its rows once in a "
               f"random order (C++, prefetched)")
-    out.print(f"  descend = shuffled every epoch (the default); in order = shuffle=False; scaling = 1 thread / "
-              f"{n_threads} threads")
+    out.print(f"  descend = rows shuffled every epoch (the default); runs of {RUN} = shuffle={RUN} (runs of {RUN} "
+              f"consecutive rows in a random order); in order = shuffle=False; scaling = 1 thread / {n_threads} threads")
     out.print("  descend: the C++ epoch call, without partial_fit's input checks; scikit-learn: the whole fit call, "
               "checks included")
     out.print()
@@ -857,19 +861,20 @@ def to_markdown(results: dict) -> str:
         lines.append("")
     if "epochs" in results:
         lines += ["| epoch, Adam, batch 256 | floor | shuffled floor | descend | / floor | / shuffled floor | "
-                  "in order | / floor | 1 thread | NumPy loop | scikit-learn | PyTorch | vs NumPy | vs sklearn | "
-                  "vs torch |", "|---|" + "---:|" * 14]
+                  f"runs of {RUN} | in order | / floor | 1 thread | NumPy loop | scikit-learn | PyTorch | vs NumPy | "
+                  "vs sklearn | vs torch |", "|---|" + "---:|" * 15]
         for r in results["epochs"]:
             t, d = r["times"], r["times"]["descend"]
             tt, o = t.get("torch"), t["descend in order"]
             lines.append(f"| {r['name']} {r['dtype']} | {fmt_time(r['floor_s'])} | {fmt_time(r['gather_floor_s'])} | "
                          f"{fmt_time(d)} | {fmt_ratio(d / r['floor_s'])} | {fmt_ratio(d / r['gather_floor_s'])} | "
-                         f"{fmt_time(o)} | {fmt_ratio(o / r['floor_s'])} | {fmt_time(t['descend 1t'])} | "
+                         f"{fmt_time(t['descend runs'])} | {fmt_time(o)} | {fmt_ratio(o / r['floor_s'])} | {fmt_time(t['descend 1t'])} | "
                          f"{fmt_time(t['numpy'])} | {fmt_time(t['sklearn'])} | {fmt_time(tt)} | "
                          f"{fmt_ratio(t['numpy'] / d)} | {fmt_ratio(t['sklearn'] / d)} | "
                          f"{fmt_ratio(tt / d) if tt else 'n/a'} |")
         lines += ["", "floor: X read once in order; shuffled floor: its rows read once in a random order; descend "
-                  "shuffles every epoch, as the peers do; in order: descend with shuffle=False.", ""]
+                  f"shuffles rows every epoch, as the peers do; runs of {RUN}: descend with shuffle={RUN} (runs of "
+                  f"{RUN} consecutive rows in a random order); in order: descend with shuffle=False.", ""]
     if "target" in results:
         res = results["target"]
         lines += [f"Time to within {TARGET:.0%} of the optimum, {res['name']} {res['dtype']} (f* = {res['optimum']:.6g}):",

@@ -175,6 +175,10 @@ class _LinearBase(BaseEstimator):
         if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 1:
             raise ValueError(f"max_iter must be a positive int (epochs), got {self.max_iter!r}")
         check_scalar(self.momentum, "momentum", low=0.0, high=1.0, high_inclusive=False)
+        if not isinstance(self.shuffle, (bool, np.bool_)) and (
+                not isinstance(self.shuffle, numbers.Integral) or self.shuffle < 0):
+            raise ValueError(f"shuffle must be True (rows), False, or an int k >= 2 (runs of k consecutive rows), "
+                             f"got {self.shuffle!r}")
         if self.weight_decay is not None:
             if self.optimizer != "adamw":
                 raise ValueError(f"weight_decay is the decoupled weight decay of optimizer='adamw'; with "
@@ -199,6 +203,10 @@ class _LinearBase(BaseEstimator):
         if self.callback is not None and not callable(self.callback):
             raise TypeError("callback must be callable(estimator, record) or None")
         return schedules.get(self.schedule)
+
+    def _shuffle_run(self):
+        """Rows per shuffled run: 1 shuffles rows (shuffle=True), k >= 2 runs of k rows."""
+        return 1 if isinstance(self.shuffle, (bool, np.bool_)) else max(1, int(self.shuffle))
 
     def _penalty(self):
         """(alpha, l1_ratio) of the objective, in the units the engine trains in."""
@@ -251,7 +259,7 @@ class _LinearBase(BaseEstimator):
         n_threads = resolve_n_threads(self.n_threads)
         config = dict(loss=_LOSS_KIND[loss_kind], fit_intercept=bool(self.fit_intercept), alpha=alpha,
                       l1_ratio=l1_ratio, batch_size=0 if self.batch_size is None else int(self.batch_size),
-                      shuffle=bool(self.shuffle), clip_norm=float(self.clip_norm or 0.0), loss_limit=np.inf,
+                      shuffle=bool(self.shuffle), shuffle_run=self._shuffle_run(), clip_norm=float(self.clip_norm or 0.0), loss_limit=np.inf,
                       n_threads=n_threads)
         plateau = isinstance(schedule, schedules.Plateau)
         history = self.history_

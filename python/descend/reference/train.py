@@ -4,7 +4,8 @@
 engine ``descend._core.train_epoch`` and follows the same trajectory step by step, written as
 a textbook loop over batches:
 
-    shuffle the row ids (splitmix64 + Fisher-Yates), then for each batch of row ids:
+    shuffle the row ids (splitmix64 + Fisher-Yates; or, with shuffle_run k > 1, the ids of runs
+    of k consecutive row ids, visited run by run), then for each batch of row ids:
         skip it if its sample weights sum to 0
         loss, gradient = reference loss on the batch          (float64, gradient cast to the params' dtype)
         t = step + 1;  lr = learning_rate(schedule, t)
@@ -24,7 +25,7 @@ import numpy as np
 
 from .losses import logistic, softmax_cross_entropy, squared_error
 
-__all__ = ["train_epoch", "learning_rate", "splitmix64", "shuffle"]
+__all__ = ["train_epoch", "learning_rate", "splitmix64", "shuffle", "shuffle_runs"]
 
 _MASK64 = (1 << 64) - 1
 
@@ -62,6 +63,16 @@ def shuffle(order, rng_state):
         j = r % (i + 1)
         order[i], order[j] = order[j], order[i]
     rng_state[0] = state
+
+
+def shuffle_runs(order, run, rng_state):
+    """The visiting order of an epoch that shuffles runs: ``order`` cut into runs of ``run``
+    consecutive entries (the last may be shorter), the run ids shuffled by :func:`shuffle`, and
+    the runs laid out in that order. ``order`` itself is left as it is."""
+    n_runs = -(-len(order) // run)
+    ids = np.arange(n_runs, dtype=np.int64)
+    shuffle(ids, rng_state)
+    return np.concatenate([order[r * run:(r + 1) * run] for r in ids]) if n_runs else np.array(order)
 
 
 # ---- learning-rate schedule -------------------------------------------------------------------
@@ -228,7 +239,8 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
     """One epoch over the rows listed in ``order``, as ``descend._core.train_epoch``.
 
     X (n, d); y (n,) targets (losses 0, 1) or ``labels`` (n,) int64 class ids (loss 2);
-    sample_weight (n,) or None; order int64 row ids, shuffled in place when config["shuffle"];
+    sample_weight (n,) or None; order int64 row ids, shuffled in place when config["shuffle"] (left as
+    it is when config.get("shuffle_run", 1) > 1: runs of that many ids are shuffled instead);
     rng_state one-element uint64 array, advanced in place; coef (d,) or (d, K) and intercept (K,)
     updated in place; state = [coef buffers, intercept buffers], each up to three arrays or None,
     updated in place.  ``optimizer``, ``schedule`` and ``config`` are dicts (see the C++ binding);
@@ -251,7 +263,10 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
         res.update(step=step, fresh=fresh)
         return res
 
-    if config["shuffle"]:
+    run = int(config.get("shuffle_run", 1))
+    if config["shuffle"] and run > 1:  # runs of `run` consecutive entries, in a shuffled order
+        order = shuffle_runs(order, run, rng_state)
+    elif config["shuffle"]:
         shuffle(order, rng_state)
     n = len(order)
     B = n if int(config["batch_size"]) == 0 else min(int(config["batch_size"]), n)
