@@ -15,12 +15,11 @@ DESCEND_CLONES double sum_chunk(const T* DESCEND_RESTRICT x, std::size_t n) {
     return s;
 }
 
-// Sum of all elements, read once with n_threads threads (a parallel read of X): each thread
-// sums one contiguous range with the widest vector code the CPU has.
-template <class T>
-double parallel_sum(const T* x, std::size_t n, int n_threads) {
+// The sum of fn(lo, hi) over [0, n) cut into one contiguous range per thread.
+template <class Fn>
+double sum_over_thread_ranges(std::size_t n, std::size_t work, int n_threads, Fn&& fn) {
     double total = 0.0;
-    const int nt = threads_for(n_threads, n, std::size_t(1) << 16);
+    const int nt = threads_for(n_threads, work, std::size_t(1) << 16);
 #pragma omp parallel num_threads(nt) reduction(+ : total)
     {
 #ifdef _OPENMP
@@ -28,10 +27,17 @@ double parallel_sum(const T* x, std::size_t n, int n_threads) {
 #else
         const std::size_t t = 0, k = 1;
 #endif
-        const std::size_t lo = n * t / k, hi = n * (t + 1) / k;
-        total += sum_chunk(x + lo, hi - lo);
+        total += fn(n * t / k, n * (t + 1) / k);
     }
     return total;
+}
+
+// Sum of all elements, read once with n_threads threads (a parallel read of X): each thread
+// sums one contiguous range with the widest vector code the CPU has.
+template <class T>
+double parallel_sum(const T* x, std::size_t n, int n_threads) {
+    return sum_over_thread_ranges(n, n, n_threads,
+                                  [x](std::size_t lo, std::size_t hi) { return sum_chunk(x + lo, hi - lo); });
 }
 
 // Sum of the rows of X (n x d, C order) in the order given, with n_threads threads: the read a
@@ -51,18 +57,9 @@ DESCEND_CLONES double gather_sum_range(const T* X, std::size_t d, const index_t*
 
 template <class T>
 double parallel_gather_sum(const T* X, std::size_t d, const index_t* order, std::size_t n, int n_threads) {
-    double total = 0.0;
-    const int nt = threads_for(n_threads, n * d, std::size_t(1) << 16);
-#pragma omp parallel num_threads(nt) reduction(+ : total)
-    {
-#ifdef _OPENMP
-        const std::size_t t = static_cast<std::size_t>(omp_get_thread_num()), k = static_cast<std::size_t>(omp_get_num_threads());
-#else
-        const std::size_t t = 0, k = 1;
-#endif
-        total += gather_sum_range(X, d, order, n * t / k, n * (t + 1) / k);
-    }
-    return total;
+    return sum_over_thread_ranges(n, n * d, n_threads, [=](std::size_t lo, std::size_t hi) {
+        return gather_sum_range(X, d, order, lo, hi);
+    });
 }
 
 // x = a * x + b in place: one read and one write of every element.
