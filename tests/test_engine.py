@@ -319,6 +319,8 @@ def test_shuffle_run_must_be_positive():
     p = make_problem(6, "squared_error", n=20, d=2)
     opt = opt_dict()
     with pytest.raises(ValueError, match="shuffle_run"):
+        reference.train.shuffle_runs(np.arange(20), 0, np.array([1], dtype=np.uint64))
+    with pytest.raises(ValueError, match="shuffle_run"):
         _core.train_epoch(p["X"], p["y"], None, None, np.arange(20, dtype=np.int64), np.array([1], dtype=np.uint64),
                           p["coef"].copy(), p["intercept"].copy(), make_state(opt, p["coef"], p["intercept"]), opt,
                           sched_dict(), cfg_dict(0, shuffle_run=0))

@@ -266,10 +266,14 @@ def test_two_numeric_labels_take_the_fast_path_to_the_same_model(labels):
         part.partial_fit(X[:3], np.array([labels[0], labels[1], 9]))
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")  # scikit-learn's own cast
 def test_continuous_or_single_class_targets_are_still_refused():
     X = np.random.default_rng(0).standard_normal((20, 2))
-    with pytest.raises(ValueError, match="Unknown label type"):
-        LogisticRegression().fit(X, np.where(X[:, 0] > 0, 0.5, 1.5))
+    for high in (1.5, 2.0**63, 1e19, 1e300):  # not integers, or beyond int64 (type_of_target: continuous)
+        with pytest.raises(ValueError, match="Unknown label type"):
+            LogisticRegression().fit(X, np.where(X[:, 0] > 0, 0.5 if high == 1.5 else 0.0, high))
+    big = LogisticRegression(max_iter=2).fit(X, np.where(X[:, 0] > 0, 0.0, 2.0**62))  # integral, int64-sized
+    assert list(big.classes_) == [0.0, 2.0**62]
     with pytest.raises(ValueError, match="at least 2 classes"):
         LogisticRegression().fit(X, np.ones(20))
 
@@ -284,8 +288,10 @@ def _three_class(n=300, seed=0):
 @pytest.mark.parametrize("where", ["first", "middle", "last"])
 @pytest.mark.parametrize("kind", ["linear", "binary", "multinomial"])
 @pytest.mark.parametrize("options", [dict(), dict(early_stopping=True, validation_fraction=0.3),
-                                     dict(batch_size=None), dict(batch_size=1, max_iter=2)])
-def test_nonfinite_X_is_refused_by_fit_and_partial_fit(bad, where, kind, options):
+                                     dict(batch_size=None), dict(batch_size=1, max_iter=2),
+                                     dict(shuffle=8, early_stopping=True, n_threads=2)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_nonfinite_X_is_refused_by_fit_and_partial_fit(bad, where, kind, options, dtype):
     """Without sample weights the NaN/inf check of X happens in the first epoch (X is read once
     less): whatever the row, the batch size or the validation split, fit and partial_fit raise the
     ValueError naming the row, and partial_fit leaves the model exactly as it was."""
@@ -296,6 +302,7 @@ def test_nonfinite_X_is_refused_by_fit_and_partial_fit(bad, where, kind, options
         y = (X[:, 0] > 0).astype(int)
     Model = LinearRegression if kind == "linear" else LogisticRegression
     row = {"first": 0, "middle": 137, "last": 299}[where]
+    X = X.astype(dtype)
     bad_X = X.copy()
     bad_X[row, 2] = bad
     fresh = Model(random_state=0, **options)
@@ -329,8 +336,10 @@ def test_nonfinite_X_with_sample_weight_is_refused_up_front():
     X[150:, 1] = np.nan
     w = np.ones(200)
     w[128:] = 0.0  # whole batches of zero weight: the engine never reads them, so X is checked first
-    with pytest.raises(ValueError, match="NaN"):
-        LinearRegression(batch_size=64, shuffle=False, random_state=0).fit(X, y, sample_weight=w)
+    model = LinearRegression(batch_size=64, shuffle=False, random_state=0)
+    with pytest.raises(ValueError, match=r"Input X contains NaN or infinity \(row 150\)"):
+        model.fit(X, y, sample_weight=w)
+    assert vars(model) == vars(LinearRegression(batch_size=64, shuffle=False, random_state=0))
 
 
 def test_huge_but_finite_X_diverges_rather_than_being_called_nonfinite():
@@ -451,6 +460,15 @@ def test_shuffling_runs_of_rows(Model, loader):
 def test_bad_shuffle_values_are_refused(shuffle):
     with pytest.raises(ValueError, match="shuffle must be True"):
         LinearRegression(shuffle=shuffle).fit(np.eye(4), np.arange(4.0))
+
+
+def test_shuffle_ints_0_1_and_huge_mean_in_order_rows_and_one_run():
+    X, _, y, _ = standardized(load_diabetes)
+    fit = lambda shuffle: LinearRegression(shuffle=shuffle, max_iter=3, random_state=0).fit(X, y).coef_  # noqa: E731
+    assert np.array_equal(fit(0), fit(False))
+    assert np.array_equal(fit(1), fit(True))
+    assert np.array_equal(fit(2**70), fit(10**6))  # a run longer than X: one run, the rows in order
+    assert np.array_equal(fit(2**70), fit(False))
 
 
 def test_multinomial_trajectory_matches_the_reference():

@@ -185,3 +185,15 @@ def test_a_sweep_whose_loss_never_moves_says_so():
     y = np.full(64, 2.5)  # a constant target: the loss is 0 from the start
     with pytest.warns(UserWarning, match="the loss stayed at 0 through the sweep"):
         lr_find(LinearRegression(random_state=0), X, y, steps=20)
+
+
+def test_batches_follow_the_estimators_shuffle_of_runs():
+    from descend._lr_find import _batches
+
+    rows = np.arange(100, 200, dtype=np.int64)
+    stream = _batches(rows, 25, True, np.random.default_rng(0), run=10)
+    epoch = np.concatenate([next(stream) for _ in range(4)])
+    np.testing.assert_array_equal(np.sort(epoch), rows)
+    pieces = np.split(epoch, np.flatnonzero(np.diff((epoch - 100) // 10)) + 1)
+    assert len(pieces) == 10 and all(np.array_equal(p, np.arange(p[0], p[0] + 10)) for p in pieces)
+    assert not np.array_equal(epoch, rows)

@@ -102,13 +102,17 @@ def _constant_schedule(lr):
                 steps_per_epoch=1, total_steps=1, warmup_steps=0)
 
 
-def _batches(rows, batch, shuffle, rng):
+def _batches(rows, batch, shuffle, rng, run=1):
     """Endless stream of mini-batches of ``batch`` rows: consecutive slices of a fresh permutation
-    of ``rows`` per epoch (of ``rows`` in order without shuffling); a batch may span two epochs."""
+    of ``rows`` per epoch (with ``run`` > 1, of runs of that many consecutive rows, as fit's
+    ``shuffle=run``; ``rows`` in order without shuffling); a batch may span two epochs."""
     pending = np.empty(0, dtype=np.int64)
     while True:
         while pending.shape[0] < batch:
-            epoch = rng.permutation(rows) if shuffle else rows
+            if shuffle and run > 1:
+                epoch = np.concatenate([rows[r * run:(r + 1) * run] for r in rng.permutation(-(-len(rows) // run))])
+            else:
+                epoch = rng.permutation(rows) if shuffle else rows
             pending = np.concatenate([pending, epoch.astype(np.int64)])
         yield np.ascontiguousarray(pending[:batch])
         pending = pending[batch:]
@@ -206,7 +210,8 @@ def lr_find(estimator, X, y, lr_min=1e-6, lr_max=10, steps=100, *, sample_weight
     config = _engine_config(est, batch)
     scale2 = est._loss_scale()
     rates = lr_min * (lr_max / lr_min) ** (np.arange(steps) / (steps - 1))
-    stream = _batches(rows, batch, bool(est.shuffle) and batch < n_train, check_random_state(est.random_state))
+    stream = _batches(rows, batch, bool(est.shuffle) and batch < n_train, check_random_state(est.random_state),
+                      est._shuffle_run())
 
     recorded, losses, smoothed = [], [], []
     avg, best = 0.0, np.inf

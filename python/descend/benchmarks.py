@@ -12,10 +12,10 @@ under a minute on two cores. Everything is measured in one process:
    gets a *shuffled floor*: its rows read once in a random order, prefetched as the engine does.
 2. **Optimizer steps** on 1M and 10M float32 parameters: descend (all threads and one), the NumPy
    reference, and ``torch.optim`` (fused and default) when torch is installed.
-3. **Epochs** of mini-batch Adam (batch 256, lr 1e-3, L2 alpha 1e-4, shuffled) on dense synthetic
-   linear and logistic data (float32 and float64) and on breast_cancer and diabetes: descend (all
-   threads and one, shuffling runs of 32 rows with ``shuffle=32``, and in order with
-   ``shuffle=False``), a plain NumPy loop (the reference's equations), scikit-learn's
+3. **Epochs** of mini-batch Adam (batch 256, lr 1e-3, L2 alpha 1e-4, rows shuffled every
+   epoch) on dense synthetic linear and logistic data (float32 and float64) and on
+   breast_cancer and diabetes: descend (all threads and one, shuffling runs of 32 rows with
+   ``shuffle=32``, and in order with ``shuffle=False``), a plain NumPy loop (the reference's equations), scikit-learn's
    SGDClassifier / SGDRegressor (one ``fit`` with ``max_iter=1``) and a PyTorch eager loop
    (``nn.Linear``, the same loss, batch and optimizer). The contenders take turns, epoch by
    epoch, so that a slow spell of a shared machine is shared by all; each figure is the median.
@@ -901,7 +901,7 @@ def plot(results: dict, file) -> None:
     rows = [r["rows"] for r in recs]
     ax.plot(rows, [r["floor_s"] for r in recs], "k--", label="floor: read X once")
     ax.plot(rows, [r["gather_floor_s"] for r in recs], "k:", label="floor: read X's rows in a random order")
-    for key in ("descend", "descend in order", "descend 1t", "numpy", "sklearn", "torch"):
+    for key in ("descend", "descend runs", "descend in order", "descend 1t", "numpy", "sklearn", "torch"):
         if all(key in r["times"] for r in recs):
             ax.plot(rows, [r["times"][key] for r in recs], "o-", label=LABELS[key])
     ax.set_xscale("log")

@@ -11,6 +11,7 @@ import math
 import numbers
 import sys
 import time
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -59,8 +60,12 @@ def _binary_codes(y, classes):
         classes = np.array([lo, hi], dtype=y.dtype)
     elif len(classes) != 2 or np.asarray(classes).dtype.kind not in "biuf":
         return None
-    if not all(float(c).is_integer() for c in classes):  # continuous targets: the general path refuses them
-        return None
+    values = np.asarray(classes)
+    if values.dtype.kind == "f":  # integral values only, as type_of_target has them (else "continuous")
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            if not (np.all(np.abs(values) < 2.0**63) and np.array_equal(values, values.astype(np.int64))):
+                return None
     high = y == classes[1]
     if np.count_nonzero(high) + np.count_nonzero(y == classes[0]) != y.size:
         return None
@@ -94,8 +99,12 @@ def _reject_nonfinite(X, n_threads, tr, snapshot):
     row = int(_core.first_nonfinite_row(X, n_threads))
     if row >= 0:
         snapshot.restore(tr)
-        raise _NonFiniteX(f"Input X contains NaN or infinity (row {row}); descend trains on finite values only: "
-                          f"drop those rows or impute them first (e.g. sklearn.impute.SimpleImputer)")
+        raise _NonFiniteX(_nonfinite_message(row))
+
+
+def _nonfinite_message(row):
+    return (f"Input X contains NaN or infinity (row {row}); descend trains on finite values only: drop those rows "
+            f"or impute them first (e.g. sklearn.impute.SimpleImputer)")
 
 
 class _NonFiniteX(ValueError):
@@ -177,8 +186,8 @@ class _LinearBase(BaseEstimator):
         check_scalar(self.momentum, "momentum", low=0.0, high=1.0, high_inclusive=False)
         if not isinstance(self.shuffle, (bool, np.bool_)) and (
                 not isinstance(self.shuffle, numbers.Integral) or self.shuffle < 0):
-            raise ValueError(f"shuffle must be True (rows), False, or an int k >= 2 (runs of k consecutive rows), "
-                             f"got {self.shuffle!r}")
+            raise ValueError(f"shuffle must be True (rows), False, or an int k >= 2 (runs of k consecutive rows; "
+                             f"1 is True, 0 is False), got {self.shuffle!r}")
         if self.weight_decay is not None:
             if self.optimizer != "adamw":
                 raise ValueError(f"weight_decay is the decoupled weight decay of optimizer='adamw'; with "
@@ -206,7 +215,7 @@ class _LinearBase(BaseEstimator):
 
     def _shuffle_run(self):
         """Rows per shuffled run: 1 shuffles rows (shuffle=True), k >= 2 runs of k rows."""
-        return 1 if isinstance(self.shuffle, (bool, np.bool_)) else max(1, int(self.shuffle))
+        return 1 if isinstance(self.shuffle, (bool, np.bool_)) else min(max(1, int(self.shuffle)), 2**62)
 
     def _penalty(self):
         """(alpha, l1_ratio) of the objective, in the units the engine trains in."""
@@ -264,7 +273,7 @@ class _LinearBase(BaseEstimator):
         plateau = isinstance(schedule, schedules.Plateau)
         history = self.history_
         scale2 = self._loss_scale()
-        for _ in range(epochs):
+        for epoch_of_call in range(epochs):
             sched = dict(kind=schedule.kind, lr=float(self.learning_rate), scale=tr.lr_scale,
                          gamma=float(getattr(schedule, "gamma", 0.1)),
                          step_size=float(getattr(schedule, "step_size", 1.0)),
@@ -284,7 +293,7 @@ class _LinearBase(BaseEstimator):
                 raise
             elapsed = time.perf_counter() - start
             tr.optimizer["step"], tr.optimizer["fresh"] = res["step"], res["fresh"]
-            if res["status"] == 1:
+            if res["status"] == 1 and epoch_of_call == 0:  # later epochs read the same, finite rows
                 _reject_nonfinite(X, n_threads, tr, snapshot)
             tr.epochs += 1
             if res["status"] == 1:
@@ -304,7 +313,7 @@ class _LinearBase(BaseEstimator):
             if tr.val_index is not None:
                 val_loss = self._subset_loss(X, targets, labels, sample_weight, tr.val_index, tr.coef, tr.intercept,
                                              config["loss"], alpha, l1_ratio, n_threads) * scale2
-                if not math.isfinite(val_loss):
+                if not math.isfinite(val_loss) and epoch_of_call == 0:
                     _reject_nonfinite(X, n_threads, tr, snapshot)
             if tr.loss_limit == np.inf:
                 tr.loss_limit = 1e8 * max(loss / scale2, 1e-8)
@@ -373,7 +382,11 @@ class _LinearBase(BaseEstimator):
         first = reset or not hasattr(self, "_training")
         # Without sample weights every training row enters a batch of the first epoch, whose loss
         # turns non-finite on a NaN or infinity in X: the check is left to it (see _run).
-        X, y, sample_weight = self._validate(X, y, sample_weight, reset=first, check_finite=sample_weight is not None)
+        X, y, sample_weight = self._validate(X, y, sample_weight, reset=first, check_finite=False)
+        if sample_weight is not None:  # whole batches of zero weight are never read: scan X now
+            row = int(_core.first_nonfinite_row(X, resolve_n_threads(self.n_threads)))
+            if row >= 0:
+                raise _NonFiniteX(_nonfinite_message(row))
         targets, labels, K = self._targets(y, first, classes)
         if first:
             self._n_samples_alpha = 1.0 / X.shape[0]  # alpha="auto": scikit-learn's C=1 / Ridge(alpha=1)

@@ -69,6 +69,8 @@ def shuffle_runs(order, run, rng_state):
     """The visiting order of an epoch that shuffles runs: ``order`` cut into runs of ``run``
     consecutive entries (the last may be shorter), the run ids shuffled by :func:`shuffle`, and
     the runs laid out in that order. ``order`` itself is left as it is."""
+    if run < 1:
+        raise ValueError("shuffle_run must be at least 1")
     n_runs = -(-len(order) // run)
     ids = np.arange(n_runs, dtype=np.int64)
     shuffle(ids, rng_state)
