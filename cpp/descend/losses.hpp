@@ -161,10 +161,11 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
         // Gathered rows sit anywhere in X: fetch the tile after next into L2 now, so that memory
         // serves many rows at once instead of one latency per row (into L1 it measured 1.5x
         // slower: the L1's few miss buffers fill and stall the loads of the current tile).
-        if (rows.index)
+        // float32 rows in order are fetched ahead too (2x faster over the whole of X, 1.5x in
+        // an epoch in order), where float64 rows in order were not: the hardware's stream
+        // prefetch serves them.
+        if (rows.index || kFloat)
             for (std::size_t t = i + 2 * R; t < std::min(i + 3 * R, r1); ++t)
-                // float32 rows in order too: measured 1.5x faster in order, where float64 rows
-                // in order were not (the hardware's stream prefetch serves them)
                 if (kFloat || rows.index[t] != rows.index[t - 1] + 1) prefetch_row(rows.row(t), d);
         const T* x[R];
         double z[R], yt[R], st[R], loss[R], c[R];
@@ -229,7 +230,11 @@ DESCEND_CLONES void softmax_block(const Rows<T> rows, const index_t* labels, con
     double* gb = acc + d * K;
     double* z = acc + d * K + K + 2;
     double loss_sum = 0.0, weight_sum = 0.0;
+    constexpr std::size_t kAhead = 16;  // rows fetched ahead, as in linear_block
     for (std::size_t i = r0; i < r1; ++i) {
+        const std::size_t a = i + kAhead;
+        if (a < r1 && (std::is_same_v<T, float> || (rows.index && rows.index[a] != rows.index[a - 1] + 1)))
+            prefetch_row(rows.row(a), d);
         const T* x = rows.row(i);
         const std::size_t id = rows.id(i);
         for (std::size_t k = 0; k < K; ++k) z[k] = b[k] + dot(x, Wt + k * d, d);
