@@ -52,6 +52,7 @@ from _machine import cpu_model  # bench/ is on sys.path (the script's folder, or
 
 import descend
 from descend import _core, reference
+from descend.benchmarks import timed_calls
 
 try:
     import torch
@@ -142,19 +143,7 @@ class Timer:
         (seconds) are reached; time.perf_counter, garbage collector off."""
         for _ in range(warmup):
             fn()
-        times = []
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            start = time.perf_counter()
-            while len(times) < min_repeats or time.perf_counter() - start < budget:
-                t0 = time.perf_counter()
-                fn()
-                times.append(time.perf_counter() - t0)
-        finally:
-            if was_enabled:
-                gc.enable()
-        return times
+        return timed_calls(fn, lambda k, spent: k < min_repeats or spent < budget)
 
     def compare(self, contenders: dict) -> dict:
         """{name: (fn, budget_s, min_repeats)} -> {name: Stat}. In cycle c of C, each contender

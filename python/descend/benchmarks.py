@@ -145,28 +145,30 @@ def _table(rows, header) -> list[str]:
     return lines
 
 
-def _median_time(fn, repeats: int, budget: float) -> float:
-    """Median of fn()'s wall time over `repeats` calls (fewer once `budget` seconds are spent),
-    after one warm-up call, with the garbage collector off."""
-    fn()
+def timed_calls(fn, more) -> list:
+    """Wall times of repeated fn() calls (time.perf_counter, garbage collector off), while
+    more(count, seconds_so_far) says to go on."""
     times = []
     enabled = gc.isenabled()
     gc.disable()
     try:
         start = time.perf_counter()
-        while len(times) < repeats and (len(times) < 3 or time.perf_counter() - start < budget):
+        while more(len(times), time.perf_counter() - start):
             t0 = time.perf_counter()
             fn()
             times.append(time.perf_counter() - t0)
     finally:
         if enabled:
             gc.enable()
-    return statistics.median(times)
+    return times
 
 
-# ---------------------------------------------------------------------------------------------
-# 1. The floor
-# ---------------------------------------------------------------------------------------------
+def _median_time(fn, repeats: int, budget: float) -> float:
+    """Median of fn()'s wall time over `repeats` calls (fewer once `budget` seconds are spent),
+    after one warm-up call, with the garbage collector off."""
+    fn()
+    return statistics.median(timed_calls(fn, lambda k, spent: k < repeats and (k < 3 or spent < budget)))
+
 
 def measure_floor(n_threads: int, nbytes: int, repeats: int) -> dict:
     """Read and update bandwidths in bytes/s, all threads and one: the best of `repeats` calls
