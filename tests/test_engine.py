@@ -282,6 +282,20 @@ def test_batching(batch_size, shuffle, weights, dtype):
         assert history[-1][2]["rng"][0] == 12345
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 15, 16, 17, 18, 33, 4099])
+def test_shuffled_order_and_generator_state_follow_the_reference(n):
+    """The C++ shuffle draws ahead of its swaps; the permutation and the generator's state after
+    it must still be the reference's Fisher-Yates exactly, for sizes around the look-ahead."""
+    p = make_problem(2, "squared_error", n=n, d=3)
+    cfg = cfg_dict(0, batch_size=0, shuffle=True)
+    history = run_epochs(p, opt_dict("sgd"), sched_dict(lr=0.01), cfg, epochs=3, seed=98765)
+    orders = [arrays["order"] for _, _, arrays in history]
+    for order in orders:
+        np.testing.assert_array_equal(np.sort(order), np.arange(n))
+    if n >= 16:
+        assert not np.array_equal(orders[0], orders[1])  # a new permutation every epoch
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("loss", [0, 1, 2])
 @pytest.mark.parametrize("run,batch_size", [(2, 7), (5, 7), (16, 0), (7, 1), (61, 7), (1000, 13)])
