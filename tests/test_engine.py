@@ -496,6 +496,50 @@ def test_splitmix64_known_values():
     assert out == [0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F]
 
 
+def run_threads(p, opt, sched, cfg, n_threads, epochs=2):
+    """C++ epochs with n_threads: the arrays and the per-epoch results."""
+    cur = dict(order=np.arange(p["X"].shape[0], dtype=np.int64), rng=np.array([5], dtype=np.uint64),
+               coef=p["coef"].copy(), intercept=p["intercept"].copy(), state=make_state(opt, p["coef"], p["intercept"]))
+    o, outs = dict(opt), []
+    for _ in range(epochs):
+        out = _core.train_epoch(p["X"], p["y"], p["labels"], p["sw"], cur["order"], cur["rng"], cur["coef"],
+                                cur["intercept"], cur["state"], o, sched, dict(cfg, n_threads=n_threads))
+        o = dict(o, step=out["step"], fresh=out["fresh"])
+        outs.append(out)
+    return cur, outs
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weights", [None, "random"])
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_epochs_of_a_team_follow_the_reference(loss, weights, dtype):
+    """Batches big enough for two threads: the epoch runs in one parallel region whose helpers
+    take each batch's row blocks. The trajectory is the reference's; 1, 2 and more threads than
+    cores give the same bits. 1380 rows = 5 x 256 + 100: the last batch is one thread's."""
+    p = make_problem(21, loss, n=1380, d=40, dtype=dtype, weights=weights)
+    opt, sched = opt_dict("adam"), sched_dict(lr=0.01)
+    cfg = cfg_dict(p["loss"], batch_size=256, n_threads=2, alpha=0.001, clip_norm=1.0)
+    run_epochs(p, opt, sched, cfg, epochs=2)
+    (a, outs_a), (b, outs_b), (c, outs_c) = (run_threads(p, opt, sched, cfg, k) for k in (1, 2, 64))
+    assert outs_a == outs_b == outs_c
+    for key in ("order", "rng", "coef", "intercept"):
+        assert np.array_equal(a[key], b[key]) and np.array_equal(a[key], c[key]), key
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_divergence_inside_a_team(dtype):
+    """Divergence stops the epoch from inside its parallel region: the same failure and restored
+    parameters as the reference, and the helpers released (the next call runs normally)."""
+    p = make_problem(8, "squared_error", n=2000, d=40, dtype=dtype, y_scale=1e3)
+    sched = sched_dict("constant", lr=1e2)
+    cfg = cfg_dict(0, batch_size=256, n_threads=2, loss_limit=1e20)  # a loss above it: diverged
+    out, _, arrays = run_epochs(p, opt_dict("sgd"), sched, cfg, epochs=1)[0]
+    assert out["status"] == 1 and 1 <= out["steps"] < 7
+    assert np.all(np.isfinite(arrays["coef"]))
+    p2 = make_problem(9, "logistic", n=2000, d=40, dtype=dtype)
+    run_epochs(p2, opt_dict("adam"), sched_dict(lr=0.01), cfg_dict(1, batch_size=512, n_threads=2), epochs=1)
+
+
 @pytest.mark.parametrize("loss", list(LOSSES))
 def test_threads_bitwise(loss):
     # big enough batches for the loss kernels to split their rows over two threads

@@ -199,11 +199,12 @@ def test_divergence_is_explained_and_the_model_stays_finite():
     LinearRegression(optimizer="sgd", learning_rate=err.suggested_learning_rate / 100, max_iter=5).fit(X, y)
 
 
-def test_ctrl_c_stops_a_long_fit_promptly_and_leaves_a_usable_model():
+@pytest.mark.parametrize("batch_size", [64, 512])  # 512 rows: the epoch's threads work as a team
+def test_ctrl_c_stops_a_long_fit_promptly_and_leaves_a_usable_model(batch_size):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((400_000, 50))
     y = X @ rng.standard_normal(50)
-    model = LinearRegression(max_iter=10_000, batch_size=64, random_state=0)
+    model = LinearRegression(max_iter=10_000, batch_size=batch_size, random_state=0, n_threads=2)
     timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
     start = time.perf_counter()
     timer.start()

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <thread>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -61,6 +63,84 @@ struct RowBlocks {
     std::size_t begin(std::size_t b) const { return b * n_rows / count; }
     std::size_t end(std::size_t b) const { return (b + 1) * n_rows / count; }
 };
+
+// The threads of one parallel region kept spinning through many short parallel steps (the
+// batches of an epoch): a step is handed to the helpers with one cache line and handed back
+// with another, where an OpenMP fork and join costs about twice as long (measured here: 0.6-0.9
+// us against 1.5-1.8 us, 3,906 times an epoch of 1M rows at batch 256). Member 0, the caller,
+// posts steps with run(); the other members serve() until stop(). A step must not throw.
+class Team {
+  public:
+    void set_size(int size) { size_ = size; }
+    int size() const { return size_; }
+
+    // Runs fn(t) for every member t: 0 on the calling thread, the others on the helpers.
+    template <class Fn>
+    void run(Fn& fn) {
+        job_ = [](void* f, int t) { (*static_cast<Fn*>(f))(t); };
+        ctx_ = &fn;
+        done_.store(0, std::memory_order_relaxed);
+        gen_.store(gen_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+        fn(0);
+        wait_until([&] { return done_.load(std::memory_order_acquire) == size_ - 1; });
+    }
+
+    void serve(int t) {
+        std::uint64_t seen = 0;
+        for (;;) {
+            std::uint64_t g = seen;
+            wait_until([&] { return (g = gen_.load(std::memory_order_acquire)) != seen; });
+            if (g == kStop) return;
+            seen = g;
+            job_(ctx_, t);
+            done_.fetch_add(1, std::memory_order_acq_rel);
+        }
+    }
+
+    void stop() { gen_.store(kStop, std::memory_order_release); }
+
+  private:
+    static constexpr std::uint64_t kStop = ~std::uint64_t(0);
+    // Spins a while, then yields the core at each look: a member that is waiting must not keep
+    // one it shares with the member it waits for (more threads than cores, or a busy machine).
+    template <class Cond>
+    static void wait_until(Cond&& ready) {
+        for (int spins = 0; !ready(); ++spins) {
+            if (spins < 2000) {
+#if defined(__x86_64__) || defined(__i386__)
+                __builtin_ia32_pause();
+#endif
+            } else {
+                std::this_thread::yield();
+            }
+        }
+    }
+    int size_ = 1;
+    void (*job_)(void*, int) = nullptr;
+    void* ctx_ = nullptr;
+    alignas(64) std::atomic<std::uint64_t> gen_{0};
+    alignas(64) std::atomic<int> done_{0};
+};
+
+// Calls fn(i) for i in [0, count) on nt threads, each a contiguous share (as OpenMP's static
+// schedule): on the team's members when a team is given, else in an OpenMP region, inline for
+// one thread.
+template <class Fn>
+void parallel_for(Team* team, int nt, std::size_t count, Fn&& fn) {
+    if (nt <= 1 || count <= 1) {
+        for (std::size_t i = 0; i < count; ++i) fn(i);
+    } else if (team && team->size() > 1) {
+        const std::size_t k = static_cast<std::size_t>(team->size());
+        auto share = [&](int t) {
+            const std::size_t ut = static_cast<std::size_t>(t);
+            for (std::size_t i = count * ut / k; i < count * (ut + 1) / k; ++i) fn(i);
+        };
+        team->run(share);
+    } else {
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(count); ++i) fn(static_cast<std::size_t>(i));
+    }
+}
 
 // All of a row's cache lines, into L2 (into L1 measured slower: the L1's few miss buffers fill
 // and stall the loads in flight).

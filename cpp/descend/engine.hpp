@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <limits>
 #include <vector>
@@ -163,7 +164,6 @@ class Trainer {
     // shuffling runs, left as it is and visited run by run in a random order of the runs.
     EpochResult epoch(index_t* order, std::size_t n, SplitMix64& rng, Model<T>& m, OptimConfig<T>& opt,
                       const Schedule& sched, const EpochConfig& cfg, const std::function<bool()>& interrupted) {
-        EpochResult res;
         if (cfg.shuffle && cfg.shuffle_run > 1) {
             visit_.resize(n);
             shuffle_runs(order, n, cfg.shuffle_run, rng, runs_, visit_.data());
@@ -176,6 +176,50 @@ class Trainer {
         grad_w_.resize(dk);
         grad_b_.resize(m.K);
         backup_.resize(dk + m.K);
+        // The threads a batch's loss and gradient use. When that is more than one and the
+        // optimizer's step is too small to be split (so nothing else opens a parallel region),
+        // one region spans the epoch: its team takes each batch's row blocks (Team). With more
+        // threads asked for than there are cores, the team has one per core (the result does
+        // not depend on the number of threads).
+        const std::size_t per_row = cfg.loss == LossKind::softmax ? dk : m.d;
+        int nt = threads_for(cfg.n_threads, std::min(RowBlocks(B).count, B * per_row / 8192 + 1), 1);
+#ifdef _OPENMP
+        nt = std::min(nt, omp_get_num_procs());  // members spin: no more of them than cores
+        if (nt <= 1 || dk + m.K >= kChunk) return batches(order, n, B, m, opt, sched, cfg, interrupted);
+        EpochResult res;
+        Team team;
+        std::exception_ptr error;
+#pragma omp parallel num_threads(nt)
+        {
+#pragma omp single
+            team.set_size(omp_get_num_threads());  // fewer threads than asked for are possible
+            if (omp_get_thread_num() == 0) {
+                team_ = &team;
+                try {
+                    res = batches(order, n, B, m, opt, sched, cfg, interrupted);
+                } catch (...) {
+                    error = std::current_exception();
+                }
+                team_ = nullptr;
+                team.stop();
+            } else {
+                team.serve(omp_get_thread_num());
+            }
+        }
+        if (error) std::rethrow_exception(error);
+        return res;
+#else
+        (void)nt;
+        return batches(order, n, B, m, opt, sched, cfg, interrupted);
+#endif
+    }
+
+  private:
+    // The epoch's batches over order[0..n), B rows each.
+    EpochResult batches(const index_t* order, std::size_t n, std::size_t B, Model<T>& m, OptimConfig<T>& opt,
+                        const Schedule& sched, const EpochConfig& cfg, const std::function<bool()>& interrupted) {
+        EpochResult res;
+        const std::size_t dk = m.d * m.K;
         const std::size_t check_every = std::max<std::size_t>(1, (std::size_t(1) << 21) / (B * m.d + 1));
         std::size_t since_check = 0;
         for (std::size_t start = 0; start < n; start += B) {
@@ -230,6 +274,7 @@ class Trainer {
         return res;
     }
 
+  public:
     // Loss (and gradient into the trainer's buffers) of the model on the given rows.
     double loss_grad(const Rows<T>& rows, Model<T>& m, const EpochConfig& cfg) {
         grad_w_.resize(m.d * m.K);
@@ -237,15 +282,15 @@ class Trainer {
         double loss;
         if (cfg.loss == LossKind::softmax) {
             loss = softmax_loss_grad<T>(rows, labels_, m.coef, m.intercept, m.K, cfg.penalty, cfg.n_threads,
-                                        grad_w_.data(), grad_b_.data(), buf_);
+                                        grad_w_.data(), grad_b_.data(), buf_, team_);
         } else {
             double gb = 0;
             loss = cfg.loss == LossKind::logistic
                        ? linear_loss_grad<T, LogisticLoss>(rows, y_, m.coef, static_cast<double>(m.intercept[0]),
-                                                           cfg.penalty, cfg.n_threads, grad_w_.data(), gb, buf_)
+                                                           cfg.penalty, cfg.n_threads, grad_w_.data(), gb, buf_, team_)
                        : linear_loss_grad<T, SquaredErrorLoss>(rows, y_, m.coef,
                                                                static_cast<double>(m.intercept[0]), cfg.penalty,
-                                                               cfg.n_threads, grad_w_.data(), gb, buf_);
+                                                               cfg.n_threads, grad_w_.data(), gb, buf_, team_);
             grad_b_[0] = static_cast<T>(gb);
         }
         if (!m.fit_intercept)
@@ -319,6 +364,7 @@ class Trainer {
     std::vector<double> buf_;
     std::vector<Slot<T>> weight_slot_, intercept_slot_;
     std::vector<index_t> visit_, runs_;  // shuffled runs: the epoch's order, the run ids
+    Team* team_ = nullptr;               // during an epoch's parallel region
 };
 
 }  // namespace descend

@@ -279,36 +279,23 @@ DESCEND_CLONES void softmax_block(const Rows<T> rows, const index_t* labels, con
 
 // Runs block(b, acc_b) for every row block, each into its own row of a blocks x width buffer,
 // then sums the rows in block order into sum_width doubles at the end of buf, and returns them.
-// buf is reused across calls: after the first, no allocation.
+// buf is reused across calls: after the first, no allocation. With a team (an epoch's
+// threads), the blocks are handed to its members instead of a new parallel region.
 template <class Block>
 double* blocked_sum(std::size_t n_rows, std::size_t width, std::size_t sum_width, std::size_t work_per_row,
-                    int n_threads, std::vector<double>& buf, Block&& block) {
+                    int n_threads, std::vector<double>& buf, Block&& block, Team* team = nullptr) {
     const RowBlocks blocks(n_rows);
     const std::size_t nb = blocks.count;
     buf.assign(nb * width + sum_width, 0.0);
     double* out = buf.data() + nb * width;
     const int nt = threads_for(n_threads, std::min(nb, n_rows * work_per_row / 8192 + 1), 1);
-    if (nt == 1) {  // inline: a parallel region of one thread still costs a fork and a join
-        for (std::size_t b = 0; b < nb; ++b) block(blocks.begin(b), blocks.end(b), buf.data() + b * width);
-    } else {
-#pragma omp parallel for schedule(static) num_threads(nt)
-        for (std::ptrdiff_t bi = 0; bi < static_cast<std::ptrdiff_t>(nb); ++bi) {
-            const std::size_t b = static_cast<std::size_t>(bi);
-            block(blocks.begin(b), blocks.end(b), buf.data() + b * width);
-        }
-    }
+    parallel_for(team, nt, nb, [&](std::size_t b) { block(blocks.begin(b), blocks.end(b), buf.data() + b * width); });
     auto column = [&](std::size_t j) {
         double s = 0.0;
         for (std::size_t b = 0; b < nb; ++b) s += buf[b * width + j];
         out[j] = s;
     };
-    if (sum_width * nb > (1u << 16) && nt > 1) {
-#pragma omp parallel for schedule(static) num_threads(nt)
-        for (std::ptrdiff_t jj = 0; jj < static_cast<std::ptrdiff_t>(sum_width); ++jj)
-            column(static_cast<std::size_t>(jj));
-    } else {
-        for (std::size_t j = 0; j < sum_width; ++j) column(j);
-    }
+    parallel_for(team, sum_width * nb > (1u << 16) ? nt : 1, sum_width, column);
     return out;
 }
 
@@ -334,12 +321,13 @@ double add_penalty(const T* w, std::size_t n, const Penalty& pen, double* grad) 
 // grad_b. y and sample weights are indexed by row of X. buf is scratch reused across calls.
 template <class T, class Loss>
 double linear_loss_grad(const Rows<T>& rows, const T* y, const T* w, double b, const Penalty& pen,
-                        int n_threads, T* grad_w, double& grad_b, std::vector<double>& buf) {
+                        int n_threads, T* grad_w, double& grad_b, std::vector<double>& buf, Team* team = nullptr) {
     const std::size_t d = rows.d, width = d + 3;
     double* out = detail::blocked_sum(rows.n, width, width, d, n_threads, buf,
                                       [&](std::size_t r0, std::size_t r1, double* acc) {
                                           detail::linear_block<T, Loss>(rows, y, w, b, r0, r1, acc);
-                                      });
+                                      },
+                                      team);
     const double inv = 1.0 / out[d + 2];
     for (std::size_t j = 0; j < d; ++j) out[j] *= inv;
     const double loss = out[d + 1] * inv + detail::add_penalty(w, d, pen, out);
@@ -351,7 +339,8 @@ double linear_loss_grad(const Rows<T>& rows, const T* y, const T* w, double b, c
 // Multinomial cross-entropy of a linear model with K outputs: W (d x K), b (K).
 template <class T>
 double softmax_loss_grad(const Rows<T>& rows, const index_t* labels, const T* W, const T* b, std::size_t K,
-                         const Penalty& pen, int n_threads, T* grad_W, T* grad_b, std::vector<double>& buf) {
+                         const Penalty& pen, int n_threads, T* grad_W, T* grad_b, std::vector<double>& buf,
+                         Team* team = nullptr) {
     const std::size_t d = rows.d, dk = d * K, sum_width = dk + K + 2, width = sum_width + K;
     std::vector<double> bias(b, b + K), grad(dk);
     std::vector<T> Wt(dk);
@@ -360,7 +349,7 @@ double softmax_loss_grad(const Rows<T>& rows, const index_t* labels, const T* W,
     const double* out =
         detail::blocked_sum(rows.n, width, sum_width, dk, n_threads, buf, [&](std::size_t r0, std::size_t r1, double* acc) {
             detail::softmax_block<T>(rows, labels, Wt.data(), bias.data(), K, r0, r1, acc);
-        });
+        }, team);
     const double inv = 1.0 / out[dk + K + 1];
     for (std::size_t j = 0; j < d; ++j)
         for (std::size_t k = 0; k < K; ++k) grad[j * K + k] = out[k * d + j] * inv;
