@@ -159,7 +159,14 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
     const bool use_facc = kFloat && d <= kFloatAcc;
     if (use_facc) std::fill(facc, facc + d, 0.0f);
     std::size_t tiles = 0;
-    std::size_t in_order = 0;  // rows in order just before the row fetched ahead
+    std::size_t in_order = 0;          // rows in order just before the row fetched ahead
+    std::size_t fetched = r0 + 2 * R;  // the next row to fetch ahead
+    // The block's first two tiles: rows that do not follow the one before (a batch's gathered
+    // rows are not in cache), the others are left to the hardware (runs of rows measured slower
+    // with them fetched too).
+    if (rows.index)
+        for (std::size_t t = r0 + 1; t < std::min(fetched, r1); ++t)
+            if (rows.index[t] != rows.index[t - 1] + 1) prefetch_row(rows.row(t), d);
     for (std::size_t i = r0; i < r1; i += R) {
         const std::size_t m = std::min(R, r1 - i);
         // Gathered rows sit anywhere in X: fetch the tile after next into L2 now, so that memory
@@ -171,7 +178,8 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
         // slower on one thread), but not yet the start of a run (runs of 32 rows: an epoch
         // 1.2x faster than fetching only each run's first row).
         if (rows.index || kFloat)
-            for (std::size_t t = i + 2 * R; t < std::min(i + 3 * R, r1); ++t) {
+            for (; fetched < std::min(i + 3 * R, r1); ++fetched) {
+                const std::size_t t = fetched;
                 in_order = rows.index && rows.index[t] == rows.index[t - 1] + 1 ? in_order + 1 : 0;
                 if (kFloat || in_order < kStream) prefetch_row(rows.row(t), d);
             }
@@ -239,13 +247,14 @@ DESCEND_CLONES void softmax_block(const Rows<T> rows, const index_t* labels, con
     double* z = acc + d * K + K + 2;
     double loss_sum = 0.0, weight_sum = 0.0;
     constexpr std::size_t kAhead = 16;  // rows fetched ahead, as in linear_block
-    std::size_t in_order = 0;
+    std::size_t in_order = 0, fetched = r0 + 1;
     for (std::size_t i = r0; i < r1; ++i) {
-        const std::size_t a = i + kAhead;
-        if (a < r1 && (std::is_same_v<T, float> || rows.index)) {
-            in_order = rows.index && rows.index[a] == rows.index[a - 1] + 1 ? in_order + 1 : 0;
-            if (std::is_same_v<T, float> || in_order < kStream) prefetch_row(rows.row(a), d);
-        }
+        if (std::is_same_v<T, float> || rows.index)
+            for (; fetched < std::min(i + kAhead + 1, r1); ++fetched) {
+                const std::size_t a = fetched;
+                in_order = rows.index && rows.index[a] == rows.index[a - 1] + 1 ? in_order + 1 : 0;
+                if (std::is_same_v<T, float> || in_order < kStream) prefetch_row(rows.row(a), d);
+            }
         const T* x = rows.row(i);
         const std::size_t id = rows.id(i);
         for (std::size_t k = 0; k < K; ++k) z[k] = b[k] + dot(x, Wt + k * d, d);
