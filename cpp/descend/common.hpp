@@ -6,7 +6,17 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cctype>
+#include <climits>
+#include <cstdlib>
+#include <string>
 #include <thread>
+
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -64,11 +74,97 @@ struct RowBlocks {
     std::size_t end(std::size_t b) const { return (b + 1) * n_rows / count; }
 };
 
-// The threads of one parallel region kept spinning through many short parallel steps (the
-// batches of an epoch): a step is handed to the helpers with one cache line and handed back
-// with another, where an OpenMP fork and join costs about twice as long (measured here: 0.6-0.9
-// us against 1.5-1.8 us, 3,906 times an epoch of 1M rows at batch 256). Member 0, the caller,
-// posts steps with run(); the other members serve() until stop(). A step must not throw.
+// How a waiting thread waits: spins, then yields the core, then sleeps until woken (futex, on
+// Linux). A thread that only spins or yields keeps a core that another thread may need (more
+// threads than cores, or several processes training at once); one that sleeps at once pays a
+// system call and a wake-up at every step. OMP_WAIT_POLICY is honoured as OpenMP defines it:
+// passive sleeps at once, active never sleeps.
+struct WaitPolicy {
+    int spins = 200;   // pause instructions (about 5-15 us)
+    int yields = 50;   // then sched_yield calls
+    bool sleep = true;
+
+    static const WaitPolicy& get() {
+        static const WaitPolicy policy = [] {
+            WaitPolicy p;
+            if (const char* env = std::getenv("OMP_WAIT_POLICY")) {
+                std::string v(env);
+                for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                if (v == "passive") p.spins = 0, p.yields = 0;
+                if (v == "active") p.sleep = false;
+            }
+            return p;
+        }();
+        return policy;
+    }
+};
+
+// A 32-bit word that threads wait on for a condition, woken by the thread that changes it.
+class Signal {
+  public:
+    std::uint32_t load() const { return word_.load(std::memory_order_acquire); }
+
+    void store(std::uint32_t v) {
+        word_.store(v, std::memory_order_seq_cst);
+        wake();
+    }
+    void add(std::uint32_t v) {
+        word_.fetch_add(v, std::memory_order_seq_cst);
+        wake();
+    }
+
+    // Returns once ready() (which reads the word) holds.
+    template <class Cond>
+    void wait_until(Cond&& ready) {
+        const WaitPolicy& policy = WaitPolicy::get();
+        for (int i = 0; i < policy.spins; ++i) {
+            if (ready()) return;
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
+        for (int i = 0; i < policy.yields || !policy.sleep || !kCanSleep; ++i) {
+            if (ready()) return;
+            std::this_thread::yield();
+        }
+        for (;;) {
+            const std::uint32_t seen = word_.load(std::memory_order_seq_cst);
+            if (ready()) return;
+            // Dekker-style with store()/add(): either the waker sees this sleeper, or this
+            // thread sees the new word (and the futex refuses to sleep on a changed word).
+            sleepers_.fetch_add(1, std::memory_order_seq_cst);
+            if (word_.load(std::memory_order_seq_cst) == seen) futex_wait(seen);
+            sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+        }
+    }
+
+  private:
+#if defined(__linux__)
+    static constexpr bool kCanSleep = true;
+    void futex_wait(std::uint32_t seen) {
+        syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word_), FUTEX_WAIT_PRIVATE, seen, nullptr, nullptr, 0);
+    }
+    void wake() {
+        if (sleepers_.load(std::memory_order_seq_cst) > 0)
+            syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word_), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr,
+                    nullptr, 0);
+    }
+#else
+    static constexpr bool kCanSleep = false;
+    void futex_wait(std::uint32_t) {}
+    void wake() {}
+#endif
+    static_assert(sizeof(std::atomic<std::uint32_t>) == 4, "a futex word is 32 bits");
+    alignas(64) std::atomic<std::uint32_t> word_{0};
+    std::atomic<int> sleepers_{0};
+};
+
+// The threads of one parallel region kept through many short parallel steps (the batches of an
+// epoch): a step is handed to the helpers with one cache line and handed back with another,
+// where an OpenMP fork and join costs about twice as long (measured here: 0.6-0.9 us against
+// 1.5-1.8 us, 3,906 times an epoch of 1M rows at batch 256). Member 0, the caller, posts steps
+// with run(); the other members serve() until stop(). Waiting members spin, yield, then sleep
+// (Signal). A step must not throw.
 class Team {
   public:
     void set_size(int size) { size_ = size; }
@@ -76,50 +172,39 @@ class Team {
 
     // Runs fn(t) for every member t: 0 on the calling thread, the others on the helpers.
     template <class Fn>
-    void run(Fn& fn) {
-        job_ = [](void* f, int t) { (*static_cast<Fn*>(f))(t); };
+    void run(Fn& fn) noexcept {
+        job_ = [](void* f, int t) noexcept { (*static_cast<Fn*>(f))(t); };
         ctx_ = &fn;
-        done_.store(0, std::memory_order_relaxed);
-        gen_.store(gen_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+        done_.store(0);
+        std::uint32_t g = gen_.load() + 1;
+        if (g == kStop) g = 0;  // the step count wraps around, never onto kStop
+        gen_.store(g);
         fn(0);
-        wait_until([&] { return done_.load(std::memory_order_acquire) == size_ - 1; });
+        const std::uint32_t helpers = static_cast<std::uint32_t>(size_ - 1);
+        done_.wait_until([&] { return done_.load() == helpers; });
     }
 
-    void serve(int t) {
-        std::uint64_t seen = 0;
+    void serve(int t) noexcept {
+        std::uint32_t seen = 0;  // a new team's word: whatever run() posts differs from it
         for (;;) {
-            std::uint64_t g = seen;
-            wait_until([&] { return (g = gen_.load(std::memory_order_acquire)) != seen; });
+            std::uint32_t g = seen;
+            gen_.wait_until([&] { return (g = gen_.load()) != seen; });
             if (g == kStop) return;
             seen = g;
             job_(ctx_, t);
-            done_.fetch_add(1, std::memory_order_acq_rel);
+            done_.add(1);
         }
     }
 
-    void stop() { gen_.store(kStop, std::memory_order_release); }
+    void stop() noexcept { gen_.store(kStop); }
 
   private:
-    static constexpr std::uint64_t kStop = ~std::uint64_t(0);
-    // Spins a while, then yields the core at each look: a member that is waiting must not keep
-    // one it shares with the member it waits for (more threads than cores, or a busy machine).
-    template <class Cond>
-    static void wait_until(Cond&& ready) {
-        for (int spins = 0; !ready(); ++spins) {
-            if (spins < 2000) {
-#if defined(__x86_64__) || defined(__i386__)
-                __builtin_ia32_pause();
-#endif
-            } else {
-                std::this_thread::yield();
-            }
-        }
-    }
+    static constexpr std::uint32_t kStop = ~std::uint32_t(0);
     int size_ = 1;
     void (*job_)(void*, int) = nullptr;
     void* ctx_ = nullptr;
-    alignas(64) std::atomic<std::uint64_t> gen_{0};
-    alignas(64) std::atomic<int> done_{0};
+    Signal gen_;   // the step posted last, or kStop
+    Signal done_;  // helpers done with it
 };
 
 // Calls fn(i) for i in [0, count) on nt threads, each a contiguous share (as OpenMP's static

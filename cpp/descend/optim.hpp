@@ -25,13 +25,17 @@ struct Slot {
 // Elements per chunk of work in the elementwise updates.
 constexpr std::size_t kChunk = std::size_t(1) << 16;
 
+// Whether a step over `total` elements runs on the calling thread alone, opening no parallel
+// region: the training engine keeps one region open across an epoch's steps only then.
+inline bool step_runs_inline(std::size_t total) { return total < kChunk; }
+
 // Calls fn(slot, offset, count) over all slots, split into fixed chunks spread over threads.
 // Work too small for a second thread runs inline: no parallel region, no allocation.
 template <class T, class Fn>
 void for_each_chunk(const std::vector<Slot<T>>& slots, int n_threads, Fn&& fn) {
     std::size_t total = 0;
     for (const Slot<T>& s : slots) total += s.size;
-    const int nt = threads_for(n_threads, total, kChunk / 2);
+    const int nt = step_runs_inline(total) ? 1 : threads_for(n_threads, total, kChunk / 2);
     if (nt == 1) {
         for (const Slot<T>& s : slots)
             for (std::size_t off = 0; off < s.size; off += kChunk) fn(s, off, std::min(kChunk, s.size - off));

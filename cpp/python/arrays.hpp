@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "descend/optim.hpp"
+#include "gil.hpp"
 
 namespace descend::python {
 

@@ -7,6 +7,7 @@
 #include "descend/bandwidth.hpp"
 #include "descend/common.hpp"
 #include "descend/inputs.hpp"
+#include "gil.hpp"
 
 namespace py = pybind11;
 
@@ -97,7 +98,7 @@ void register_bandwidth(py::module_& m) {
     m.def(
         "bandwidth_read",
         [](const arr& x, int n_threads) {
-            py::gil_scoped_release release;
+            descend::python::ReleasedGil release;
             return descend::parallel_sum(x.data(), static_cast<std::size_t>(x.size()), n_threads);
         },
         py::arg("x").noconvert(), py::arg("n_threads"), "Sum of x, read once in parallel (bandwidth probe).");
@@ -105,7 +106,7 @@ void register_bandwidth(py::module_& m) {
         "bandwidth_update",
         [](arr& x, double a, double b, int n_threads) {
             T* p = x.mutable_data();
-            py::gil_scoped_release release;
+            descend::python::ReleasedGil release;
             descend::parallel_scale_shift(p, static_cast<std::size_t>(x.size()), T(a), T(b), n_threads);
         },
         py::arg("x").noconvert(), py::arg("a"), py::arg("b"), py::arg("n_threads"),
@@ -120,7 +121,7 @@ void register_bandwidth(py::module_& m) {
             for (py::ssize_t i = 0; i < order.size(); ++i)
                 if (o[i] < 0 || o[i] >= n_rows) throw py::index_error("order: row index out of range");
             const std::size_t d = static_cast<std::size_t>(X.shape(1)), n = static_cast<std::size_t>(order.size());
-            py::gil_scoped_release release;
+            descend::python::ReleasedGil release;
             return descend::parallel_gather_sum(X.data(), d, o, n, n_threads);
         },
         py::arg("X").noconvert(), py::arg("order").noconvert(), py::arg("n_threads"),
@@ -130,7 +131,7 @@ void register_bandwidth(py::module_& m) {
         [](const arr& X, int n_threads) {
             if (X.ndim() != 2) throw py::value_error("X: expected a 2-D array");
             const std::size_t n = static_cast<std::size_t>(X.shape(0)), d = static_cast<std::size_t>(X.shape(1));
-            py::gil_scoped_release release;
+            descend::python::ReleasedGil release;
             return descend::first_nonfinite_row(X.data(), n, d, n_threads);
         },
         py::arg("X").noconvert(), py::arg("n_threads"),

@@ -134,16 +134,10 @@ py::dict epoch_impl(const py::array& X_obj, const py::object& y_obj, const py::o
     std::unique_ptr<py::error_already_set> pending;  // raised by a signal handler: re-raised after
     EpochResult res;
     {
-        py::gil_scoped_release release;
+        ReleasedGil release;
         Trainer<T> trainer(data, y, labels);
-        res = trainer.epoch(ord_mut, n, rng, m, opt, sched, cfg, [&pending]() {
-            py::gil_scoped_acquire acquire;
-            if (PyErr_CheckSignals() != 0) {
-                pending = std::make_unique<py::error_already_set>();  // fetches and clears it
-                return true;
-            }
-            return false;
-        });
+        res = trainer.epoch(ord_mut, n, rng, m, opt, sched, cfg,
+                            [&pending]() { return interrupted_or_exiting(pending); });
     }
     *rng_arr.mutable_data() = rng.state;
     if (pending) throw std::move(*pending);  // KeyboardInterrupt: the caller restores the model
@@ -197,7 +191,7 @@ double subset_loss_impl(const py::array& X_obj, const py::object& y_obj, const p
     cfg.loss = static_cast<LossKind>(loss_kind);
     cfg.penalty = Penalty{alpha, l1_ratio};
     cfg.n_threads = n_threads;
-    py::gil_scoped_release release;
+    ReleasedGil release;
     Trainer<T> trainer(rows, y, labels);
     return trainer.loss_grad(rows, m, cfg);
 }

@@ -35,7 +35,7 @@ py::tuple linear_loss(const carray<T>& X, const carray<T>& y, const carray<T>& w
     T* gw = grad_w.mutable_data();
     double gb = 0.0, loss = 0.0;
     {
-        py::gil_scoped_release release;
+        ReleasedGil release;
         std::vector<double> buf;
         loss = linear_loss_grad<T, Loss>(rows, y.data(), w.data(), b, Penalty{alpha, l1_ratio}, n_threads, gw,
                                          gb, buf);
@@ -59,7 +59,7 @@ py::tuple softmax_loss(const carray<T>& X, const carray<index_t>& y, const carra
     T* gb = grad_b.mutable_data();
     double loss = 0.0;
     {
-        py::gil_scoped_release release;
+        ReleasedGil release;
         std::vector<double> buf;
         loss = softmax_loss_grad<T>(rows, y.data(), W.data(), b.data(), K, Penalty{alpha, l1_ratio}, n_threads,
                                     gW, gb, buf);

@@ -31,7 +31,7 @@ void sgd(const py::list& params, const py::list& grads, const py::object& moment
             for (auto& s : slots)
                 if (!s.s0) throw py::value_error("momentum_buffers are required when momentum != 0");
         const SgdHyper<T> h{T(lr), T(momentum), T(dampening), T(weight_decay), nesterov, first_step};
-        py::gil_scoped_release release;
+        ReleasedGil release;
         sgd_step<T>(slots, h, n_threads);
     });
 }
@@ -54,7 +54,7 @@ void adam(const py::list& params, const py::list& grads, const py::list& exp_avg
         const AdamHyper<T> h{T(beta1),          T(beta2),    T(eps),     T(weight_decay),
                              T(lr / bc1),       T(std::sqrt(bc2)), T(1.0 - lr * weight_decay),
                              decoupled,         amsgrad};
-        py::gil_scoped_release release;
+        ReleasedGil release;
         adam_step<T>(slots, h, n_threads);
     });
 }
@@ -73,7 +73,7 @@ void rmsprop(const py::list& params, const py::list& grads, const py::list& squa
                 throw py::value_error(
                     "square_avgs (and grad_avgs when centered, momentum_buffers with momentum) are required");
         const RmspropHyper<T> h{T(lr), T(alpha), T(eps), T(weight_decay), T(momentum), centered};
-        py::gil_scoped_release release;
+        ReleasedGil release;
         rmsprop_step<T>(slots, h, n_threads);
     });
 }
@@ -93,7 +93,7 @@ double clip_norm(const py::list& arrays, double max_norm, int n_threads) {
             cptrs.push_back(a.data());
             sizes.push_back(static_cast<std::size_t>(a.size()));
         }
-        py::gil_scoped_release release;
+        ReleasedGil release;
         const double norm = global_norm<T>(cptrs, sizes, n_threads);
         const double coef = max_norm / (norm + 1e-6);
         if (max_norm > 0 && std::isfinite(norm) && coef < 1.0) {
