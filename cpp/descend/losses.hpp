@@ -95,6 +95,46 @@ inline void dot_rows8(const T* const* x, const T* DESCEND_RESTRICT w, std::size_
     z[0] += s0, z[1] += s1, z[2] += s2, z[3] += s3, z[4] += s4, z[5] += s5, z[6] += s6, z[7] += s7;
 }
 
+#if defined(__GNUC__)
+#define DESCEND_FETCH_IN_DOT 1
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"  // vectors passed inside inlined code only
+// The same for gathered float64 rows, one cache line of each row at a time, fetching line j of
+// each of up to eight later rows (next) at step j: the fetches are spread over the arithmetic
+// instead of issued in a burst before it, which stalls the core while the L1's few miss
+// buffers drain (measured here, 1M x 100 rows shuffled: an epoch 11% faster on two threads,
+// 20% on one).
+inline void dot_rows8_fetching(const double* const* x, const double* DESCEND_RESTRICT w, std::size_t d,
+                               double* z, const double* const* next, std::size_t n_next) {
+    typedef double v8 __attribute__((vector_size(64)));
+    auto load = [](const double* p) {
+        v8 v;
+        __builtin_memcpy(&v, p, sizeof v);
+        return v;
+    };
+    const double *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3], *x4 = x[4], *x5 = x[5], *x6 = x[6], *x7 = x[7];
+    v8 s0 = {}, s1 = {}, s2 = {}, s3 = {}, s4 = {}, s5 = {}, s6 = {}, s7 = {};
+    std::size_t j = 0;
+    for (; j + 8 <= d; j += 8) {
+        for (std::size_t q = 0; q < n_next; ++q) __builtin_prefetch(next[q] + j, 0, 2);
+        const v8 wj = load(w + j);
+        s0 += load(x0 + j) * wj, s1 += load(x1 + j) * wj, s2 += load(x2 + j) * wj, s3 += load(x3 + j) * wj;
+        s4 += load(x4 + j) * wj, s5 += load(x5 + j) * wj, s6 += load(x6 + j) * wj, s7 += load(x7 + j) * wj;
+    }
+    if (j < d)
+        for (std::size_t q = 0; q < n_next; ++q) __builtin_prefetch(next[q] + j, 0, 2);
+    const v8* s[8] = {&s0, &s1, &s2, &s3, &s4, &s5, &s6, &s7};
+    for (std::size_t t = 0; t < 8; ++t) {
+        const v8& v = *s[t];
+        double sum = ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
+        for (std::size_t k = j; k < d; ++k) sum += x[t][k] * w[k];
+        z[t] += sum;
+    }
+}
+
+#pragma GCC diagnostic pop
+#endif
+
 // float32 rows: the same eight dot products with float accumulators (16 lanes a vector, no
 // widening), and the gradient of eight rows added into a float partial sum that the caller
 // flushes into its float64 sum every few tiles, bounding the rounding error of float sums.
@@ -176,12 +216,15 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
         // an epoch in order). float64 rows are fetched until kStream of them have come in
         // order: the hardware's stream prefetch serves a long stream (fetching it too measured
         // slower on one thread), but not yet the start of a run (runs of 32 rows: an epoch
-        // 1.2x faster than fetching only each run's first row).
+        // 1.2x faster than fetching only each run's first row). Gathered float64 rows are
+        // fetched line by line during the next dot products (dot_rows8_fetching).
+        const T* next[R];  // the rows of the tile after next to fetch
+        std::size_t n_next = 0;
         if (rows.index || kFloat)
             for (; fetched < std::min(i + 3 * R, r1); ++fetched) {
                 const std::size_t t = fetched;
                 in_order = rows.index && rows.index[t] == rows.index[t - 1] + 1 ? in_order + 1 : 0;
-                if (kFloat || in_order < kStream) prefetch_row(rows.row(t), d);
+                if (kFloat || in_order < kStream) next[n_next++] = rows.row(t);
             }
         const T* x[R];
         double z[R], yt[R], st[R], loss[R], c[R];
@@ -197,12 +240,21 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
         // rows (a shuffled batch) best eight at a time, whose eight load streams keep more
         // misses in flight (a shuffled epoch on one thread 25% faster); float32 rows, whose
         // widening conversion makes a single chain latency-bound, always eight at a time.
+        const bool in_order_tile = x[R - 1] == x[0] + (R - 1) * d;
         if constexpr (kFloat) {
+            // float32 (400-byte rows): fetching line by line measured no faster
+            for (std::size_t q = 0; q < n_next; ++q) prefetch_row(next[q], d);
             dot_rows8f(x, w, d, z);
-        } else if (x[R - 1] == x[0] + (R - 1) * d) {
+        } else if (in_order_tile) {
+            for (std::size_t q = 0; q < n_next; ++q) prefetch_row(next[q], d);
             for (std::size_t t = 0; t < R; ++t) z[t] += dot(x[t], w, d);
         } else {
+#ifdef DESCEND_FETCH_IN_DOT
+            dot_rows8_fetching(x, w, d, z, next, n_next);
+#else
+            for (std::size_t q = 0; q < n_next; ++q) prefetch_row(next[q], d);
             dot_rows8(x, w, d, z);
+#endif
         }
 #pragma omp simd
         for (std::size_t t = 0; t < R; ++t) {
