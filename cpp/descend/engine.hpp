@@ -178,7 +178,7 @@ class Trainer {
         backup_.resize(dk + m.K);
         // The threads a batch's loss and gradient use. When that is more than one and the
         // optimizer's step is too small to be split (so nothing else opens a parallel region),
-        // one region spans the epoch: its team takes each batch's row blocks (Team). With more
+        // one region spans many batches: its team takes each batch's row blocks (Team). With more
         // threads asked for than there are cores, the team has one per core (the result does
         // not depend on the number of threads).
         const std::size_t per_row = cfg.loss == LossKind::softmax ? dk : m.d;
@@ -186,8 +186,39 @@ class Trainer {
 #ifdef _OPENMP
         nt = std::min(nt, omp_get_num_procs());  // members spin before they sleep: no more than cores
         // the weights' step inline, the intercept's always on one thread
-        if (nt <= 1 || !step_runs_inline(dk)) return batches(order, n, B, m, opt, sched, cfg, interrupted);
+        const bool team = nt > 1 && step_runs_inline(dk);
+#else
+        const bool team = false;
+        (void)nt;
+#endif
+        // The batches go in segments of about 2M values of X, with the interrupt check between
+        // them, outside any parallel region: the check takes the GIL, and a thread that waits
+        // for it when the interpreter starts to exit is ended by unwinding its stack, which
+        // must not cross a parallel region.
+        const std::size_t per_segment = std::max<std::size_t>(1, (std::size_t(1) << 21) / (B * m.d + 1)) * B;
         EpochResult res;
+        for (std::size_t start = 0; start < n;) {
+            const std::size_t stop = std::min(n, start + per_segment);
+            if (team ? !team_batches(order, start, stop, B, nt, m, opt, sched, cfg, res)
+                     : !batches(order, start, stop, B, m, opt, sched, cfg, res))
+                return res;
+            start = stop;
+            if (start < n && interrupted && interrupted()) {
+                res.status = 2;
+                return res;
+            }
+        }
+        return res;
+    }
+
+  private:
+    // Batches over order[start..stop), B rows each, in one parallel region whose team takes
+    // each batch's row blocks (Team). Returns false when training diverged (res says where).
+    bool team_batches(const index_t* order, std::size_t start, std::size_t stop, std::size_t B, int nt,
+                      Model<T>& m, OptimConfig<T>& opt, const Schedule& sched, const EpochConfig& cfg,
+                      EpochResult& res) {
+#ifdef _OPENMP
+        bool ok = true;
         Team team;
         std::exception_ptr error;
 #pragma omp parallel num_threads(nt)
@@ -197,7 +228,7 @@ class Trainer {
             if (omp_get_thread_num() == 0) {
                 team_ = &team;
                 try {
-                    res = batches(order, n, B, m, opt, sched, cfg, interrupted);
+                    ok = batches(order, start, stop, B, m, opt, sched, cfg, res);
                 } catch (...) {
                     error = std::current_exception();
                 }
@@ -208,23 +239,20 @@ class Trainer {
             }
         }
         if (error) std::rethrow_exception(error);
-        return res;
+        return ok;
 #else
         (void)nt;
-        return batches(order, n, B, m, opt, sched, cfg, interrupted);
+        return batches(order, start, stop, B, m, opt, sched, cfg, res);
 #endif
     }
 
-  private:
-    // The epoch's batches over order[0..n), B rows each.
-    EpochResult batches(const index_t* order, std::size_t n, std::size_t B, Model<T>& m, OptimConfig<T>& opt,
-                        const Schedule& sched, const EpochConfig& cfg, const std::function<bool()>& interrupted) {
-        EpochResult res;
+    // The batches over order[start..stop), B rows each, added into res. Returns false when
+    // training diverged (res says where).
+    bool batches(const index_t* order, std::size_t begin, std::size_t stop, std::size_t B, Model<T>& m,
+                 OptimConfig<T>& opt, const Schedule& sched, const EpochConfig& cfg, EpochResult& res) {
         const std::size_t dk = m.d * m.K;
-        const std::size_t check_every = std::max<std::size_t>(1, (std::size_t(1) << 21) / (B * m.d + 1));
-        std::size_t since_check = 0;
-        for (std::size_t start = 0; start < n; start += B) {
-            const std::size_t bn = std::min(B, n - start);
+        for (std::size_t start = begin; start < stop; start += B) {
+            const std::size_t bn = std::min(B, stop - start);
             Rows<T> rows = data_;
             rows.index = order + start;
             rows.n = bn;
@@ -262,17 +290,11 @@ class Trainer {
             if (!finite_params(m)) {
                 std::memcpy(m.coef, backup_.data(), dk * sizeof(T));
                 std::memcpy(m.intercept, backup_.data() + dk, m.K * sizeof(T));
-                return fail(res, t, loss, lr);
-            }
-            if (++since_check >= check_every) {
-                since_check = 0;
-                if (interrupted && interrupted()) {
-                    res.status = 2;
-                    return res;
-                }
+                fail(res, t, loss, lr);
+                return false;
             }
         }
-        return res;
+        return true;
     }
 
   public:
@@ -300,12 +322,12 @@ class Trainer {
     }
 
   private:
-    static EpochResult& fail(EpochResult& res, std::int64_t t, double loss, double lr) {
+    static bool fail(EpochResult& res, std::int64_t t, double loss, double lr) {
         res.status = 1;
         res.fail_step = t;
         res.fail_loss = loss;
         res.fail_lr = lr;
-        return res;
+        return false;
     }
 
     bool finite_params(const Model<T>& m) const {

@@ -1,8 +1,11 @@
 // The GIL released around C++ work, safely for a thread still working when the interpreter
-// exits (a daemon thread): taking the GIL back during finalization ends the thread by unwinding
-// its stack, which C++ frames (noexcept destructors, OpenMP regions) turn into std::terminate and
-// an aborted process. Such a thread is parked instead, as Python 3.14 itself does, and the
-// process exits around it.
+// exits (a daemon thread). Taking the GIL back during finalization ends the thread by unwinding
+// its stack (pthread_exit), which C++ frames turn into std::terminate and an aborted process when
+// the unwinding meets a noexcept function (a destructor, by default) or an OpenMP region. So:
+// a thread that finds the interpreter exiting is parked instead, as Python 3.14 itself does, and
+// the process exits around it; one already waiting for the GIL when the exit starts is unwound,
+// through this destructor (noexcept(false)) and pybind11's dispatcher, which lets it pass; and
+// the training engine takes the GIL (to check for Ctrl-C) only outside its parallel regions.
 #pragma once
 
 #include <pybind11/pybind11.h>
@@ -28,7 +31,7 @@ inline bool interpreter_finalizing() {
 class ReleasedGil {
   public:
     ReleasedGil() : state_(PyEval_SaveThread()) {}
-    ~ReleasedGil() {
+    ~ReleasedGil() noexcept(false) {
         if (interpreter_finalizing()) park_forever();
         PyEval_RestoreThread(state_);
     }
