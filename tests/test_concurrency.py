@@ -46,6 +46,22 @@ def test_fits_in_concurrent_threads_equal_sequential_fits():
         assert b is not None and np.array_equal(a, b)
 
 
+def test_a_fit_beside_busy_processes_equals_the_one_thread_fit():
+    """Two busy processes take the cores: the team's helpers are seldom running, its caller
+    waits long for them and hands batches to itself alone, then tries the team again. The
+    switching changes the speed, never the model."""
+    X, y = _problem(n=50_000)
+    one = LogisticRegression(batch_size=512, max_iter=3, tol=None, random_state=5, n_threads=1).fit(X, y).coef_
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        two = LogisticRegression(batch_size=512, max_iter=3, tol=None, random_state=5, n_threads=2).fit(X, y).coef_
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+    assert np.array_equal(one, two)
+
+
 _FIT_AND_PRINT = textwrap.dedent(
     """
     import numpy as np

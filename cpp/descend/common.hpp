@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cctype>
@@ -113,23 +114,26 @@ class Signal {
         wake();
     }
 
-    // Returns once ready() (which reads the word) holds.
+    // Returns once ready() (which reads the word) holds: true when that took over 100 us, so
+    // long that the thread waited for one that was not running.
     template <class Cond>
-    void wait_until(Cond&& ready) {
+    bool wait_until(Cond&& ready) {
         const WaitPolicy& policy = WaitPolicy::get();
         for (int i = 0; i < policy.spins; ++i) {
-            if (ready()) return;
+            if (ready()) return false;
 #if defined(__x86_64__) || defined(__i386__)
             __builtin_ia32_pause();
 #endif
         }
+        const auto since = std::chrono::steady_clock::now();
+        auto long_wait = [&] { return std::chrono::steady_clock::now() - since > std::chrono::microseconds(100); };
         for (int i = 0; i < policy.yields || !policy.sleep || !kCanSleep; ++i) {
-            if (ready()) return;
+            if (ready()) return long_wait();
             std::this_thread::yield();
         }
         for (;;) {
             const std::uint32_t seen = word_.load(std::memory_order_seq_cst);
-            if (ready()) return;
+            if (ready()) return long_wait();
             // Dekker-style with store()/add(): either the waker sees this sleeper, or this
             // thread sees the new word (and the futex refuses to sleep on a changed word).
             sleepers_.fetch_add(1, std::memory_order_seq_cst);
@@ -181,8 +185,12 @@ class Team {
         gen_.store(g);
         fn(0);
         const std::uint32_t helpers = static_cast<std::uint32_t>(size_ - 1);
-        done_.wait_until([&] { return done_.load() == helpers; });
+        late_ += done_.wait_until([&] { return done_.load() == helpers; });
     }
+
+    // Steps after which the caller waited long for its helpers: they were not running (more
+    // threads than free cores), and each step then costs a scheduler's time slice.
+    std::size_t late() const { return late_; }
 
     void serve(int t) noexcept {
         std::uint32_t seen = 0;  // a new team's word: whatever run() posts differs from it
@@ -203,6 +211,7 @@ class Team {
     int size_ = 1;
     void (*job_)(void*, int) = nullptr;
     void* ctx_ = nullptr;
+    std::size_t late_ = 0;
     Signal gen_;   // the step posted last, or kStop
     Signal done_;  // helpers done with it
 };

@@ -195,13 +195,30 @@ class Trainer {
         // them, outside any parallel region: the check takes the GIL, and a thread that waits
         // for it when the interpreter starts to exit is ended by unwinding its stack, which
         // must not cross a parallel region.
+        // A team whose caller waits long for its helpers again and again (they are not running:
+        // the cores are busy with other work, and every batch would wait for a time slice)
+        // hands the rest of its segment and the next kSolo segments to the calling thread
+        // alone, which gives the same result; then the team is tried again.
         const std::size_t per_segment = std::max<std::size_t>(1, (std::size_t(1) << 21) / (B * m.d + 1)) * B;
+        constexpr std::size_t kSolo = 64;
+        std::size_t solo = 0;
+        EpochConfig one_thread = cfg;
+        one_thread.n_threads = 1;
         EpochResult res;
         for (std::size_t start = 0; start < n;) {
             const std::size_t stop = std::min(n, start + per_segment);
-            if (team ? !team_batches(order, start, stop, B, nt, m, opt, sched, cfg, res)
-                     : !batches(order, start, stop, B, m, opt, sched, cfg, res))
-                return res;
+            std::size_t next = start;
+            bool ok = true;
+            if (team && solo == 0) {
+                ok = team_batches(order, start, stop, B, nt, m, opt, sched, cfg, res, next);
+                if (ok && next < stop) solo = kSolo + 1;
+            }
+            if (ok && next < stop) {
+                const bool alone = solo > 0;
+                solo -= alone;
+                ok = batches(order, next, stop, B, m, opt, sched, alone ? one_thread : cfg, res, next);
+            }
+            if (!ok) return res;
             start = stop;
             if (start < n && interrupted && interrupted()) {
                 res.status = 2;
@@ -216,7 +233,7 @@ class Trainer {
     // each batch's row blocks (Team). Returns false when training diverged (res says where).
     bool team_batches(const index_t* order, std::size_t start, std::size_t stop, std::size_t B, int nt,
                       Model<T>& m, OptimConfig<T>& opt, const Schedule& sched, const EpochConfig& cfg,
-                      EpochResult& res) {
+                      EpochResult& res, std::size_t& next) {
 #ifdef _OPENMP
         bool ok = true;
         Team team;
@@ -228,7 +245,7 @@ class Trainer {
             if (omp_get_thread_num() == 0) {
                 team_ = &team;
                 try {
-                    ok = batches(order, start, stop, B, m, opt, sched, cfg, res);
+                    ok = batches(order, start, stop, B, m, opt, sched, cfg, res, next);
                 } catch (...) {
                     error = std::current_exception();
                 }
@@ -242,16 +259,24 @@ class Trainer {
         return ok;
 #else
         (void)nt;
-        return batches(order, start, stop, B, m, opt, sched, cfg, res);
+        return batches(order, start, stop, B, m, opt, sched, cfg, res, next);
 #endif
     }
 
-    // The batches over order[start..stop), B rows each, added into res. Returns false when
-    // training diverged (res says where).
+    // The batches over order[begin..stop), B rows each, added into res; next: where the first
+    // batch not run starts (stop, unless a team's caller waited long for its helpers after
+    // kLate batches). Returns false when training diverged (res says where).
     bool batches(const index_t* order, std::size_t begin, std::size_t stop, std::size_t B, Model<T>& m,
-                 OptimConfig<T>& opt, const Schedule& sched, const EpochConfig& cfg, EpochResult& res) {
+                 OptimConfig<T>& opt, const Schedule& sched, const EpochConfig& cfg, EpochResult& res,
+                 std::size_t& next) {
+        constexpr std::size_t kLate = 4;
         const std::size_t dk = m.d * m.K;
+        next = stop;
         for (std::size_t start = begin; start < stop; start += B) {
+            if (team_ && team_->late() >= kLate) {
+                next = start;
+                return true;
+            }
             const std::size_t bn = std::min(B, stop - start);
             Rows<T> rows = data_;
             rows.index = order + start;
