@@ -191,16 +191,19 @@ class Trainer {
         const bool team = false;
         (void)nt;
 #endif
-        // The batches go in segments of about 2M values of X, with the interrupt check between
-        // them, outside any parallel region: the check takes the GIL, and a thread that waits
-        // for it when the interpreter starts to exit is ended by unwinding its stack, which
-        // must not cross a parallel region.
+        // The batches go in segments of about 32M multiply-adds (some 10-50 ms), with the
+        // interrupt check between them, outside any parallel region: the check takes the GIL,
+        // and a thread that waits for it when the interpreter starts to exit is ended by
+        // unwinding its stack, which must not cross a parallel region. Not shorter: at the end
+        // of each region OpenMP's idle threads spin for milliseconds, which other processes'
+        // threads need when the cores are shared (two fits side by side, 2^21 a segment: an
+        // epoch 3x slower).
         // A team whose caller waits long for its helpers again and again (they are not running:
         // the cores are busy with other work, and every batch would wait for a time slice)
         // hands the rest of its segment and the next kSolo segments to the calling thread
         // alone, which gives the same result; then the team is tried again.
-        const std::size_t per_segment = std::max<std::size_t>(1, (std::size_t(1) << 21) / (B * m.d + 1)) * B;
-        constexpr std::size_t kSolo = 64;
+        const std::size_t per_segment = std::max<std::size_t>(1, (std::size_t(1) << 25) / (B * per_row + 1)) * B;
+        constexpr std::size_t kSolo = 16;
         std::size_t solo = 0;
         EpochConfig one_thread = cfg;
         one_thread.n_threads = 1;
