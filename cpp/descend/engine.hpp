@@ -210,16 +210,18 @@ class Trainer {
         EpochResult res;
         for (std::size_t start = 0; start < n;) {
             const std::size_t stop = std::min(n, start + per_segment);
-            std::size_t next = start;
-            bool ok = true;
+            std::size_t next;  // where the first batch not run starts
+            bool ok;
             if (team && solo == 0) {
                 ok = team_batches(order, start, stop, B, nt, m, opt, sched, cfg, res, next);
-                if (ok && next < stop) solo = kSolo + 1;
-            }
-            if (ok && next < stop) {
+                if (ok && next < stop) {  // the team gave way
+                    solo = kSolo;
+                    ok = batches(order, next, stop, B, m, opt, sched, one_thread, res, next);
+                }
+            } else {
                 const bool alone = solo > 0;
                 solo -= alone;
-                ok = batches(order, next, stop, B, m, opt, sched, alone ? one_thread : cfg, res, next);
+                ok = batches(order, start, stop, B, m, opt, sched, alone ? one_thread : cfg, res, next);
             }
             if (!ok) return res;
             start = stop;
@@ -233,7 +235,7 @@ class Trainer {
 
   private:
     // Batches over order[start..stop), B rows each, in one parallel region whose team takes
-    // each batch's row blocks (Team). Returns false when training diverged (res says where).
+    // each batch's row blocks (Team); res, next and the result as in batches().
     bool team_batches(const index_t* order, std::size_t start, std::size_t stop, std::size_t B, int nt,
                       Model<T>& m, OptimConfig<T>& opt, const Schedule& sched, const EpochConfig& cfg,
                       EpochResult& res, std::size_t& next) {

@@ -271,18 +271,21 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
         // misses in flight (a shuffled epoch on one thread 25% faster); float32 rows, whose
         // widening conversion makes a single chain latency-bound, always eight at a time.
         const bool in_order_tile = x[R - 1] == x[0] + (R - 1) * d;
-        if constexpr (kFloat) {
-            // float32 (400-byte rows): fetching line by line measured no faster
+#ifdef DESCEND_VECTOR_DOT
+        const bool fetch_in_dot = !kFloat && !in_order_tile;  // float32: measured no faster
+#else
+        const bool fetch_in_dot = false;
+#endif
+        if (!fetch_in_dot)
             for (std::size_t q = 0; q < n_next; ++q) prefetch_row(next[q], d);
+        if constexpr (kFloat) {
             dot_rows8f(x, w, d, z);
         } else if (in_order_tile) {
-            for (std::size_t q = 0; q < n_next; ++q) prefetch_row(next[q], d);
             for (std::size_t t = 0; t < R; ++t) z[t] += dot(x[t], w, d);
         } else {
 #ifdef DESCEND_VECTOR_DOT
             dot_rows8_fetching(x, w, d, z, next, n_next);
 #else
-            for (std::size_t q = 0; q < n_next; ++q) prefetch_row(next[q], d);
             dot_rows8(x, w, d, z);
 #endif
         }

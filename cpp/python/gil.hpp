@@ -45,8 +45,7 @@ class ReleasedGil {
 // True when a signal handler raised (Ctrl-C: KeyboardInterrupt), which is then fetched into
 // pending; also true, without taking the GIL, once the interpreter is exiting, so that work in a
 // daemon thread stops. Called with the GIL released.
-template <class Pending>
-bool interrupted_or_exiting(Pending& pending) {
+inline bool interrupted_or_exiting(std::unique_ptr<pybind11::error_already_set>& pending) {
     if (interpreter_finalizing()) return true;
     pybind11::gil_scoped_acquire acquire;
     if (PyErr_CheckSignals() != 0) {
