@@ -221,7 +221,9 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
                                  std::size_t r1, double* acc) {
     constexpr std::size_t R = 8;
     const std::size_t d = rows.d;
-    double loss_sum = 0.0, weight_sum = 0.0, grad_b = 0.0;
+    // per-lane sums of the tiles' rows (a sum carried from tile to tile in one register would
+    // make every tile wait for eight dependent additions)
+    alignas(64) double loss_sum[R] = {}, weight_sum[R] = {}, grad_b[R] = {};
     // float32 with d <= kFloatAcc: gradient partial sums in float, flushed every kFlush tiles
     constexpr std::size_t kFloatAcc = 2048, kFlush = 8;
     constexpr bool kFloat = std::is_same_v<T, float>;
@@ -293,11 +295,10 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
         for (std::size_t t = 0; t < R; ++t) {
             Loss::eval(z[t], yt[t], loss[t], c[t]);
             c[t] *= st[t];
-        }
-        for (std::size_t t = 0; t < m; ++t) {
-            loss_sum += st[t] * loss[t];
-            weight_sum += st[t];
-            grad_b += c[t];
+            const bool live = t < m;
+            loss_sum[t] += live ? st[t] * loss[t] : 0.0;
+            weight_sum[t] += st[t];
+            grad_b[t] += live ? c[t] : 0.0;
         }
         if constexpr (kFloat) {
             if (use_facc) {
@@ -315,9 +316,12 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
         axpy_rows<T, 4>(acc, x, c, d);
         if (m > 4) axpy_rows<T, 4>(acc, x + 4, c + 4, d);
     }
-    acc[d] = grad_b;
-    acc[d + 1] = loss_sum;
-    acc[d + 2] = weight_sum;
+    acc[d] = acc[d + 1] = acc[d + 2] = 0.0;
+    for (std::size_t t = 0; t < R; ++t) {
+        acc[d] += grad_b[t];
+        acc[d + 1] += loss_sum[t];
+        acc[d + 2] += weight_sum[t];
+    }
 }
 
 // Multinomial (softmax) cross-entropy with Wt = W transposed (K x d, C order), labels in [0, K):
