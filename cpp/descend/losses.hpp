@@ -103,35 +103,28 @@ inline void dot_rows8(const T* const* x, const T* DESCEND_RESTRICT w, std::size_
 // they would be compiled for baseline x86-64 only.
 #define DESCEND_ALWAYS_INLINE inline __attribute__((always_inline))
 
-// One cache line of doubles as a vector (whatever the ISA: two AVX2 or four SSE2 registers).
-typedef double LineD __attribute__((vector_size(64)));
+// Half a cache line of doubles as a vector: one AVX2 register, two SSE2 registers, and with
+// eight rows' accumulators (eight registers) and their loads it fits AVX2's sixteen registers.
+// (Whole-line vectors, tried first, are two AVX2 registers each, and the AVX2 code then spent
+// most of its time spilling them to the stack: 86 against 43 ns a row in cache, built for
+// x86-64-v3; on AVX-512 the two measured the same.)
+typedef double HalfD __attribute__((vector_size(32)));
 
-DESCEND_ALWAYS_INLINE LineD load_line(const double* p) {
-    LineD v;
+DESCEND_ALWAYS_INLINE HalfD load_half(const double* p) {
+    HalfD v;
     __builtin_memcpy(&v, p, sizeof v);
     return v;
 }
 
 // The lane sums of eight vectors, added as a transposition (each step halves the lanes per row
-// and pairs rows in one vector): 21 vector operations, where summing each vector alone takes
-// about 80 (the eight-row dot product in cache: 36 against 47 ns a row). out[t]: the sum of
-// the lanes of s_t.
-DESCEND_ALWAYS_INLINE LineD pair_lanes(LineD a, LineD b) {  // a's four partial sums, then b's
-    return __builtin_shufflevector(a, b, 0, 1, 2, 3, 8, 9, 10, 11) +
-           __builtin_shufflevector(a, b, 4, 5, 6, 7, 12, 13, 14, 15);
+// and pairs rows in one vector), where summing each vector alone takes several times as many
+// operations (the eight-row dot product in cache: 36 against 47 ns a row).
+DESCEND_ALWAYS_INLINE HalfD pair_lanes(HalfD a, HalfD b) {  // a0+a1, b0+b1, a2+a3, b2+b3
+    return __builtin_shufflevector(a, b, 0, 4, 2, 6) + __builtin_shufflevector(a, b, 1, 5, 3, 7);
 }
-DESCEND_ALWAYS_INLINE LineD quad_lanes(LineD c, LineD e) {  // rows a a c c b b d d of (a, b), (c, d)
-    return __builtin_shufflevector(c, e, 0, 1, 8, 9, 4, 5, 12, 13) +
-           __builtin_shufflevector(c, e, 2, 3, 10, 11, 6, 7, 14, 15);
-}
-DESCEND_ALWAYS_INLINE void sum_lanes8(LineD s0, LineD s1, LineD s2, LineD s3, LineD s4, LineD s5, LineD s6,
-                                      LineD s7, double* out) {
-    const LineD f0 = quad_lanes(pair_lanes(s0, s1), pair_lanes(s2, s3));
-    const LineD f1 = quad_lanes(pair_lanes(s4, s5), pair_lanes(s6, s7));
-    const LineD g = __builtin_shufflevector(f0, f1, 0, 8, 2, 10, 4, 12, 6, 14) +
-                    __builtin_shufflevector(f0, f1, 1, 9, 3, 11, 5, 13, 7, 15);  // rows 0 4 2 6 1 5 3 7
-    out[0] = g[0], out[4] = g[1], out[2] = g[2], out[6] = g[3], out[1] = g[4], out[5] = g[5], out[3] = g[6],
-    out[7] = g[7];
+DESCEND_ALWAYS_INLINE HalfD sum_lanes4(HalfD a, HalfD b, HalfD c, HalfD e) {  // the lane sums of a, b, c, e
+    const HalfD ab = pair_lanes(a, b), ce = pair_lanes(c, e);
+    return __builtin_shufflevector(ab, ce, 0, 1, 4, 5) + __builtin_shufflevector(ab, ce, 2, 3, 6, 7);
 }
 
 // Eight gathered rows' dot products, one cache line of each row at a time, fetching line j of
@@ -144,19 +137,21 @@ DESCEND_ALWAYS_INLINE void sum_lanes8(LineD s0, LineD s1, LineD s2, LineD s3, Li
 DESCEND_ALWAYS_INLINE void dot_rows8_fetching(const double* const* x, const double* DESCEND_RESTRICT w,
                                               std::size_t d, double* z, const double* const* next) {
     const double *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3], *x4 = x[4], *x5 = x[5], *x6 = x[6], *x7 = x[7];
-    LineD s0 = {}, s1 = {}, s2 = {}, s3 = {}, s4 = {}, s5 = {}, s6 = {}, s7 = {};
+    HalfD s0 = {}, s1 = {}, s2 = {}, s3 = {}, s4 = {}, s5 = {}, s6 = {}, s7 = {};
     std::size_t j = 0;
     for (; j + 8 <= d; j += 8) {
         for (std::size_t q = 0; q < 8; ++q) __builtin_prefetch(next[q] + j, 0, 2);
-        const LineD wj = load_line(w + j);
-        s0 += load_line(x0 + j) * wj, s1 += load_line(x1 + j) * wj, s2 += load_line(x2 + j) * wj;
-        s3 += load_line(x3 + j) * wj, s4 += load_line(x4 + j) * wj, s5 += load_line(x5 + j) * wj;
-        s6 += load_line(x6 + j) * wj, s7 += load_line(x7 + j) * wj;
+        for (std::size_t h = j; h < j + 8; h += 4) {
+            const HalfD wh = load_half(w + h);
+            s0 += load_half(x0 + h) * wh, s1 += load_half(x1 + h) * wh, s2 += load_half(x2 + h) * wh;
+            s3 += load_half(x3 + h) * wh, s4 += load_half(x4 + h) * wh, s5 += load_half(x5 + h) * wh;
+            s6 += load_half(x6 + h) * wh, s7 += load_half(x7 + h) * wh;
+        }
     }
     if (j < d)
         for (std::size_t q = 0; q < 8; ++q) __builtin_prefetch(next[q] + j, 0, 2);
-    double sum[8];
-    sum_lanes8(s0, s1, s2, s3, s4, s5, s6, s7, sum);
+    const HalfD lo = sum_lanes4(s0, s1, s2, s3), hi = sum_lanes4(s4, s5, s6, s7);
+    double sum[8] = {lo[0], lo[1], lo[2], lo[3], hi[0], hi[1], hi[2], hi[3]};
     for (std::size_t t = 0; t < 8; ++t) {
         for (std::size_t k = j; k < d; ++k) sum[t] += x[t][k] * w[k];
         z[t] += sum[t];
