@@ -237,12 +237,15 @@ void parallel_for(Team* team, int nt, std::size_t count, Fn&& fn) {
 }
 
 // All of a row's cache lines, into L2 (into L1 measured slower: the L1's few miss buffers fill
-// and stall the loads in flight).
+// and stall the loads in flight). Counted from the line the row starts in: a row that does not
+// start at a line's start (NumPy aligns arrays to 16 bytes only) ends in one more line.
 template <class T>
 inline void prefetch_row(const T* row, std::size_t d) {
 #if defined(__GNUC__)
-    const char* p = reinterpret_cast<const char*>(row);
-    for (std::size_t off = 0; off < d * sizeof(T); off += 64) __builtin_prefetch(p + off, 0, 2);
+    const std::uintptr_t start = reinterpret_cast<std::uintptr_t>(row);
+    const std::uintptr_t end = start + d * sizeof(T);
+    for (std::uintptr_t line = start & ~std::uintptr_t(63); line < end; line += 64)
+        __builtin_prefetch(reinterpret_cast<const void*>(line), 0, 2);
 #else
     (void)row;
     (void)d;

@@ -148,8 +148,12 @@ DESCEND_ALWAYS_INLINE void dot_rows8_fetching(const double* const* x, const doub
             s6 += load_half(x6 + h) * wh, s7 += load_half(x7 + h) * wh;
         }
     }
-    if (j < d)
-        for (std::size_t q = 0; q < 8; ++q) __builtin_prefetch(next[q] + j, 0, 2);
+    // the rest, and the line of each row's last value (a row that does not start at a line's
+    // start ends in one line more than its length fills)
+    for (std::size_t q = 0; q < 8; ++q) {
+        if (j < d) __builtin_prefetch(next[q] + j, 0, 2);
+        __builtin_prefetch(next[q] + d - 1, 0, 2);
+    }
     const HalfD lo = sum_lanes4(s0, s1, s2, s3), hi = sum_lanes4(s4, s5, s6, s7);
     double sum[8] = {lo[0], lo[1], lo[2], lo[3], hi[0], hi[1], hi[2], hi[3]};
     for (std::size_t t = 0; t < 8; ++t) {
