@@ -159,6 +159,41 @@ def test_partial_fit_keeps_the_optimizer_state():
         LogisticRegression().partial_fit(X, y)
 
 
+@pytest.mark.parametrize("cls", [LinearRegression, LogisticRegression])
+def test_later_partial_fit_calls_with_plain_arrays_check_as_validate_data_does(cls):
+    # later calls with C-ordered float arrays skip scikit-learn's validate_data: the model and
+    # every error and warning must be what the full checks give
+    X, _, y, _ = standardized(load_breast_cancer)
+    y = y.astype(np.float64)
+    first = dict(classes=[0.0, 1.0]) if cls is LogisticRegression else {}
+    plain, checked = cls(batch_size=64, random_state=0), cls(batch_size=64, random_state=0)
+    plain.partial_fit(X, y, **first)
+    checked.partial_fit(X, y, **first)
+    for _ in range(3):
+        plain.partial_fit(X, y)
+        checked.partial_fit(X.tolist(), list(y))  # lists: the full checks
+    np.testing.assert_array_equal(plain.coef_, checked.coef_)
+    np.testing.assert_array_equal(plain.intercept_, checked.intercept_)
+    with pytest.raises(ValueError, match="X has 29 features, but .* is expecting 30 features"):
+        plain.partial_fit(np.ascontiguousarray(X[:, 1:]), y)
+    bad = y.copy()
+    bad[3] = np.nan
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        plain.partial_fit(X, bad)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        plain.partial_fit(X, y[:-1])
+    with pytest.warns(UserWarning, match="A column-vector y was passed when a 1d array was expected"):
+        plain.partial_fit(X, y[:, None])
+    n_iter = plain.n_iter_
+    plain.partial_fit(np.asfortranarray(X), y)  # converted once, as before
+    assert plain.n_iter_ == n_iter + 1
+    pd = pytest.importorskip("pandas")
+    named = cls(batch_size=64, random_state=0).partial_fit(pd.DataFrame(X, columns=[f"f{j}" for j in range(30)]), y,
+                                                           **first)
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        named.partial_fit(X, y)
+
+
 def test_warm_start_continues_from_the_current_model():
     X, _, y, _ = standardized(load_diabetes)
     cold = LinearRegression(max_iter=3, random_state=0).fit(X, y)

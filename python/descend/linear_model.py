@@ -229,11 +229,24 @@ class _LinearBase(BaseEstimator):
         training row anyway (see _run): X is then read once less per fit."""
         if _is_sparse(X):
             raise TypeError("X is a sparse matrix; sparse input is not supported yet, pass a dense array")
-        X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32], order="C",
-                             y_numeric=False, multi_output=False, ensure_all_finite=check_finite)
+        if reset or check_finite or not self._already_valid(X, y):
+            X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32], order="C",
+                                 y_numeric=False, multi_output=False, ensure_all_finite=check_finite)
         sample_weight = None if sample_weight is None else check_sample_weight(
             _check_sample_weight(sample_weight, X, dtype=X.dtype), X.shape[0], X.dtype)
         return X, y, sample_weight
+
+    def _already_valid(self, X, y):
+        """Whether a later call's (X, y) already has the form validate_data would return: plain
+        arrays, X C-ordered float32/float64 with the fitted feature count (and the estimator
+        fitted without feature names), y one-dimensional, numeric and finite. Streaming
+        partial_fit calls then skip its checks, which cost about 0.3 ms a call (five times a
+        1,000-row epoch)."""
+        return (type(X) is np.ndarray and X.ndim == 2 and X.dtype in (np.float64, np.float32)
+                and X.flags.c_contiguous and X.shape[0] >= 1 and X.shape[1] == getattr(self, "n_features_in_", -1)
+                and not hasattr(self, "feature_names_in_")
+                and type(y) is np.ndarray and y.shape == (X.shape[0],) and y.dtype.kind in "biuf"
+                and (y.dtype.kind != "f" or bool(np.isfinite(y).all())))
 
     # ---- training -------------------------------------------------------------------------------
     def _setup(self, X, targets, labels, sample_weight, K, reset):
