@@ -320,8 +320,7 @@ class Trainer {
             if (!finite_params(m)) {
                 std::memcpy(m.coef, backup_.data(), dk * sizeof(T));
                 std::memcpy(m.intercept, backup_.data() + dk, m.K * sizeof(T));
-                fail(res, t, loss, lr);
-                return false;
+                return fail(res, t, loss, lr);
             }
         }
         return true;
