@@ -216,24 +216,40 @@ class Team {
     Signal done_;  // helpers done with it
 };
 
-// Calls fn(i) for i in [0, count) on nt threads, each a contiguous share (as OpenMP's static
-// schedule): on the team's members when a team is given, else in an OpenMP region, inline for
-// one thread.
+// Calls fn(i, after) for i in [0, count) on nt threads, each a contiguous share (as OpenMP's
+// static schedule): on the team's members when a team is given, else in an OpenMP region, inline
+// for one thread. after: what the same thread runs next, i + 1 within its share, and after its
+// share's last, count + its share's first (its first in a next call of the same count), so that
+// the thread can fetch that work's data ahead.
 template <class Fn>
 void parallel_for(Team* team, int nt, std::size_t count, Fn&& fn) {
+    auto share = [&](std::size_t t, std::size_t k) {
+        const std::size_t lo = count * t / k, hi = count * (t + 1) / k;
+        for (std::size_t i = lo; i < hi; ++i) fn(i, i + 1 < hi ? i + 1 : count + lo);
+    };
     if (nt <= 1 || count <= 1) {
-        for (std::size_t i = 0; i < count; ++i) fn(i);
+        share(0, 1);
     } else if (team && team->size() > 1) {
         const std::size_t k = static_cast<std::size_t>(team->size());
-        auto share = [&](int t) {
-            const std::size_t ut = static_cast<std::size_t>(t);
-            for (std::size_t i = count * ut / k; i < count * (ut + 1) / k; ++i) fn(i);
-        };
-        team->run(share);
+        auto member = [&](int t) { share(static_cast<std::size_t>(t), k); };
+        team->run(member);
     } else {
-#pragma omp parallel for schedule(static) num_threads(nt)
-        for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(count); ++i) fn(static_cast<std::size_t>(i));
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+        share(static_cast<std::size_t>(omp_get_thread_num()), static_cast<std::size_t>(omp_get_num_threads()));
+#else
+        share(0, 1);
+#endif
     }
+}
+
+// One cache line, into L2.
+inline void prefetch_line(const void* p) {
+#if defined(__GNUC__)
+    __builtin_prefetch(p, 0, 2);
+#else
+    (void)p;
+#endif
 }
 
 // All of a row's cache lines, into L2 (into L1 measured slower: the L1's few miss buffers fill

@@ -171,6 +171,7 @@ class Trainer {
         } else if (cfg.shuffle) {
             shuffle(order, n, rng);
         }
+        order_n_ = n;
         const std::size_t B = cfg.batch_size == 0 ? n : std::min(cfg.batch_size, n);
         const std::size_t dk = m.d * m.K;
         grad_w_.resize(dk);
@@ -286,6 +287,7 @@ class Trainer {
             Rows<T> rows = data_;
             rows.index = order + start;
             rows.n = bn;
+            rows.n_ahead = order_n_ - (start + bn);  // the next batches' rows: fetched ahead
             double ws = static_cast<double>(bn);
             if (rows.sample_weight) {
                 ws = 0;
@@ -416,6 +418,7 @@ class Trainer {
     std::vector<double> buf_;
     std::vector<Slot<T>> weight_slot_, intercept_slot_;
     std::vector<index_t> visit_, runs_;  // shuffled runs: the epoch's order, the run ids
+    std::size_t order_n_ = 0;            // rows in the epoch's order
     Team* team_ = nullptr;               // during an epoch's parallel region
 };
 
