@@ -308,6 +308,27 @@ def test_shuffled_order_and_generator_state_follow_the_reference(n):
         assert not np.array_equal(orders[0], orders[1])  # a new permutation every epoch
 
 
+def test_shuffle_draws_every_permutation_equally_often():
+    """j = next() (i + 1) >> 64: the 24 orders of 4 ids, 24,000 shuffles in a row, are equally
+    likely (chi-square, 23 degrees of freedom, below its 1e-6 tail at 70.5); and each of 9
+    ids lands in each place equally often."""
+    rng = np.array([2024], dtype=np.uint64)
+    counts = {}
+    for _ in range(24_000):
+        order = np.arange(4)
+        reference.train.shuffle(order, rng)
+        counts[tuple(order)] = counts.get(tuple(order), 0) + 1
+    assert len(counts) == 24
+    chi2 = sum((c - 1000) ** 2 / 1000 for c in counts.values())
+    assert chi2 < 70.5
+    places = np.zeros((9, 9))
+    for _ in range(9_000):
+        order = np.arange(9)
+        reference.train.shuffle(order, rng)
+        places[order, np.arange(9)] += 1
+    assert ((places - 1000) ** 2 / 1000).sum() < 132.8  # (9 - 1)^2 degrees of freedom: the 1e-6 tail
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("loss", [0, 1, 2])
 @pytest.mark.parametrize("run,batch_size", [(2, 7), (5, 7), (16, 0), (7, 1), (61, 7), (1000, 13)])

@@ -53,14 +53,14 @@ def splitmix64(state):
 
 
 def shuffle(order, rng_state):
-    """Fisher-Yates in place, from the last element down: j = next() mod (i + 1), swap i and j.
+    """Fisher-Yates in place, from the last element down: j = next() * (i + 1) >> 64, swap i and j.
 
     ``rng_state`` is a one-element uint64 array, advanced in place.
     """
     state = int(rng_state[0])
     for i in range(len(order) - 1, 0, -1):
         state, r = splitmix64(state)
-        j = r % (i + 1)
+        j = (r * (i + 1)) >> 64
         order[i], order[j] = order[j], order[i]
     rng_state[0] = state
 
