@@ -265,6 +265,15 @@ void parallel_for(Team* team, int nt, std::size_t count, Fn&& fn) {
     }
 }
 
+// The sum of x[i]^2 over n values, in float64, vectorized.
+template <class T>
+DESCEND_CLONES double sum_squares(const T* DESCEND_RESTRICT x, std::size_t n) {
+    double s = 0.0;
+#pragma omp simd reduction(+ : s)
+    for (std::size_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+    return s;
+}
+
 // One cache line, into L2.
 inline void prefetch_line(const void* p) {
 #if defined(__GNUC__)

@@ -13,6 +13,7 @@
 #include <limits>
 #include <vector>
 
+#include "descend/inputs.hpp"
 #include "descend/losses.hpp"
 #include "descend/optim.hpp"
 
@@ -314,11 +315,8 @@ class Trainer {
             if (!std::isfinite(loss) || loss > cfg.loss_limit) return fail(res, t, loss, lr);
             res.loss_sum += loss * ws;
             res.weight_sum += ws;
-            double norm2 = 0;
-            for (std::size_t j = 0; j < dk; ++j) norm2 += static_cast<double>(grad_w_[j]) * grad_w_[j];
-            if (m.fit_intercept)
-                for (std::size_t k = 0; k < m.K; ++k) norm2 += static_cast<double>(grad_b_[k]) * grad_b_[k];
-            const double norm = std::sqrt(norm2);
+            const double norm =
+                std::sqrt(sum_squares(grad_w_.data(), dk) + (m.fit_intercept ? sum_squares(grad_b_.data(), m.K) : 0.0));
             res.grad_norm_sum += norm;
             if (cfg.clip_norm > 0 && std::isfinite(norm)) {
                 const double c = cfg.clip_norm / (norm + 1e-6);
@@ -375,10 +373,7 @@ class Trainer {
     }
 
     bool finite_params(const Model<T>& m) const {
-        bool ok = true;
-        for (std::size_t j = 0; j < m.d * m.K; ++j) ok &= std::isfinite(m.coef[j]);
-        for (std::size_t k = 0; k < m.K; ++k) ok &= std::isfinite(m.intercept[k]);
-        return ok;
+        return all_finite(m.coef, m.d * m.K) && all_finite(m.intercept, m.K);
     }
 
     // One optimizer step. Weight decay, like the penalty, acts on the weights only: the

@@ -209,14 +209,6 @@ void rmsprop_step(const std::vector<Slot<T>>& slots, const RmspropHyper<T>& h, i
 
 // ---- Global gradient norm and clipping (torch.nn.utils.clip_grad_norm_) ---------------------
 template <class T>
-DESCEND_CLONES double sum_squares(const T* DESCEND_RESTRICT x, std::size_t n) {
-    double s = 0.0;
-#pragma omp simd reduction(+ : s)
-    for (std::size_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * static_cast<double>(x[i]);
-    return s;
-}
-
-template <class T>
 DESCEND_CLONES void scale_inplace(T* DESCEND_RESTRICT x, std::size_t n, T c) {
 #pragma omp simd
     for (std::size_t i = 0; i < n; ++i) x[i] *= c;
