@@ -265,7 +265,7 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
                 const std::size_t t = at(fetched);
                 in_order = rows.index && rows.index[t] == rows.index[at(fetched - 1)] + 1 ? in_order + 1 : 0;
                 if (kFloat || in_order < kStream) next[n_next++] = rows.row(t);
-                if (in_order == 0) {  // its label and weight too (a shuffled epoch 2-3% faster)
+                if (in_order == 0) {  // its label and weight too (shuffled float64: 2-3% faster)
                     prefetch_line(y + rows.id(t));
                     if (rows.sample_weight) prefetch_line(rows.sample_weight + rows.id(t));
                 }
@@ -419,8 +419,6 @@ double* blocked_sum(std::size_t n_rows, std::size_t width, std::size_t sum_width
 template <class T>
 double add_penalty(const T* w, std::size_t n, const Penalty& pen, double* grad) {
     if (pen.alpha == 0.0) return 0.0;
-    // the sums vectorized (the step between two mini-batches runs on one thread while the
-    // others wait; one chain of additions waits on each)
     const double a1 = pen.alpha * pen.l1_ratio, a2 = pen.alpha * (1.0 - pen.l1_ratio);
     double l1 = 0.0;
 #pragma omp simd reduction(+ : l1)
