@@ -199,7 +199,7 @@ class Trainer {
         const std::size_t per_row = cfg.loss == LossKind::softmax ? dk : m.d;
         int nt = threads_for(cfg.n_threads, std::min(RowBlocks(B).count, B * per_row / 8192 + 1), 1);
 #ifdef _OPENMP
-        nt = std::min(nt, omp_get_num_procs());  // members spin before they sleep: no more than cores
+        if (nt > 1) nt = std::min(nt, omp_get_num_procs());  // members spin before they sleep: no more than cores
         // the weights' step inline, the intercept's always on one thread
         const bool team = nt > 1 && step_runs_inline(dk);
 #else

@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 
 #include <memory>
+#include <unordered_map>
 
 #include "arrays.hpp"
 #include "descend/engine.hpp"
@@ -27,10 +28,27 @@ const index_t* checked_labels(const py::object& obj, py::ssize_t size, std::size
     return labels;
 }
 
+// A string literal as an interned Python str, made once and kept for the process: the settings
+// are read, and the results written, with about 45 keys a call, one epoch a call, and making and
+// hashing each key anew cost more than the rest of a small epoch's call (the GIL is held).
+py::handle key(const char* literal) {
+    static std::unordered_map<const char*, PyObject*> made;
+    auto it = made.find(literal);
+    if (it != made.end()) return it->second;
+    PyObject* k = PyUnicode_InternFromString(literal);
+    if (!k) throw py::error_already_set();
+    made.emplace(literal, k);
+    return k;
+}
+
 template <class V>
-V get(const py::dict& d, const char* key) {
-    if (!d.contains(key)) throw py::key_error(std::string("missing setting '") + key + "'");
-    return d[key].cast<V>();
+V get(const py::dict& d, const char* name) {
+    PyObject* value = PyDict_GetItemWithError(d.ptr(), key(name).ptr());  // borrowed
+    if (!value) {
+        if (PyErr_Occurred()) throw py::error_already_set();
+        throw py::key_error(std::string("missing setting '") + name + "'");
+    }
+    return py::reinterpret_borrow<py::object>(value).cast<V>();
 }
 
 template <class T>
@@ -120,11 +138,12 @@ py::dict epoch_impl(const py::array& X_obj, const py::object& y_obj, const py::o
     cfg.penalty = Penalty{get<double>(cfg_d, "alpha"), get<double>(cfg_d, "l1_ratio")};
     cfg.batch_size = get<std::size_t>(cfg_d, "batch_size");
     cfg.shuffle = get<bool>(cfg_d, "shuffle");
-    if (cfg_d.contains("shuffle_run")) {
-        const auto run = cfg_d["shuffle_run"].cast<std::int64_t>();
+    if (PyObject* shuffle_run = PyDict_GetItemWithError(cfg_d.ptr(), key("shuffle_run").ptr())) {  // optional
+        const auto run = py::reinterpret_borrow<py::object>(shuffle_run).cast<std::int64_t>();
         if (run < 1) throw py::value_error("shuffle_run must be at least 1");
         cfg.shuffle_run = static_cast<std::size_t>(run);
     }
+    if (PyErr_Occurred()) throw py::error_already_set();
     cfg.clip_norm = get<double>(cfg_d, "clip_norm");
     cfg.loss_limit = get<double>(cfg_d, "loss_limit");
     cfg.n_threads = get<int>(cfg_d, "n_threads");
@@ -142,17 +161,17 @@ py::dict epoch_impl(const py::array& X_obj, const py::object& y_obj, const py::o
     *rng_arr.mutable_data() = rng.state;
     if (pending) throw std::move(*pending);  // KeyboardInterrupt: the caller restores the model
     py::dict out;
-    out["loss_sum"] = res.loss_sum;
-    out["weight_sum"] = res.weight_sum;
-    out["grad_norm_sum"] = res.grad_norm_sum;
-    out["steps"] = res.steps;
-    out["status"] = res.status;
-    out["fail_step"] = res.fail_step;
-    out["fail_loss"] = res.fail_loss;
-    out["fail_lr"] = res.fail_lr;
-    out["last_lr"] = res.last_lr;
-    out["step"] = opt.step;
-    out["fresh"] = opt.fresh;
+    out[key("loss_sum")] = res.loss_sum;
+    out[key("weight_sum")] = res.weight_sum;
+    out[key("grad_norm_sum")] = res.grad_norm_sum;
+    out[key("steps")] = res.steps;
+    out[key("status")] = res.status;
+    out[key("fail_step")] = res.fail_step;
+    out[key("fail_loss")] = res.fail_loss;
+    out[key("fail_lr")] = res.fail_lr;
+    out[key("last_lr")] = res.last_lr;
+    out[key("step")] = opt.step;
+    out[key("fresh")] = opt.fresh;
     return out;
 }
 
