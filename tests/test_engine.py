@@ -645,10 +645,13 @@ def test_other_bad_input():
         call_core(p, order=np.arange(20, dtype=np.int32))
     with pytest.raises(TypeError, match="rng_state"):
         call_core(p, rng_state=np.array([1, 2], dtype=np.uint64))
-    with pytest.raises(KeyError):
-        cfg = cfg_dict(2)
-        del cfg["clip_norm"]
-        call_core(p, config=cfg)
+    for name, settings in (("clip_norm", "config"), ("beta2", "optimizer"), ("warmup_steps", "schedule")):
+        d = {"config": cfg_dict(2), "optimizer": opt_dict(), "schedule": sched_dict()}[settings]
+        del d[name]
+        with pytest.raises(KeyError, match=f"missing setting '{name}'"):
+            call_core(p, **{settings: d})
+    with pytest.raises(ValueError, match="shuffle_run must be at least 1"):
+        call_core(p, config=cfg_dict(2, shuffle_run=0))
 
 
 def test_subset_loss_and_labels_are_checked():
