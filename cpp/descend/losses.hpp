@@ -30,7 +30,7 @@ struct Rows {
     const T* sample_weight = nullptr;  // per row of X, or null for all ones
     const index_t* index = nullptr;    // rows to use, or null for rows 0..n-1
     std::size_t n = 0;                 // rows used
-    std::size_t n_ahead = 0;           // entries of index past n that may be fetched ahead
+    std::size_t n_ahead = 0;           // entries of index past n that may be fetched ahead (index only)
     const T* row(std::size_t i) const { return X + static_cast<std::size_t>(index ? index[i] : i) * d; }
     std::size_t id(std::size_t i) const { return index ? static_cast<std::size_t>(index[i]) : i; }
 };
@@ -236,7 +236,7 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
     // The rows fetched ahead: this block's from its third tile on, then the first two tiles of
     // the thread's next block (the next batch's, for the last of a batch), so that its start
     // does not wait for memory; fetch step k is row at(k).
-    const std::size_t limit = rows.n + (rows.index ? rows.n_ahead : 0);
+    const std::size_t limit = rows.n + rows.n_ahead;
     const std::size_t fetch_end = r1 + (ahead < limit ? std::min(2 * R, limit - ahead) : 0);
     auto at = [&](std::size_t k) { return k < r1 ? k : ahead + (k - r1); };
     std::size_t in_order = 0;          // rows in order just before the row fetched ahead

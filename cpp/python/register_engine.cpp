@@ -41,13 +41,17 @@ py::handle key(const char* literal) {
     return k;
 }
 
+// The setting called name in d (a borrowed reference), or null when d has none.
+PyObject* find(const py::dict& d, const char* name) {
+    PyObject* value = PyDict_GetItemWithError(d.ptr(), key(name).ptr());
+    if (!value && PyErr_Occurred()) throw py::error_already_set();
+    return value;
+}
+
 template <class V>
 V get(const py::dict& d, const char* name) {
-    PyObject* value = PyDict_GetItemWithError(d.ptr(), key(name).ptr());  // borrowed
-    if (!value) {
-        if (PyErr_Occurred()) throw py::error_already_set();
-        throw py::key_error(std::string("missing setting '") + name + "'");
-    }
+    PyObject* value = find(d, name);
+    if (!value) throw py::key_error(std::string("missing setting '") + name + "'");
     return py::reinterpret_borrow<py::object>(value).cast<V>();
 }
 
@@ -138,12 +142,11 @@ py::dict epoch_impl(const py::array& X_obj, const py::object& y_obj, const py::o
     cfg.penalty = Penalty{get<double>(cfg_d, "alpha"), get<double>(cfg_d, "l1_ratio")};
     cfg.batch_size = get<std::size_t>(cfg_d, "batch_size");
     cfg.shuffle = get<bool>(cfg_d, "shuffle");
-    if (PyObject* shuffle_run = PyDict_GetItemWithError(cfg_d.ptr(), key("shuffle_run").ptr())) {  // optional
-        const auto run = py::reinterpret_borrow<py::object>(shuffle_run).cast<std::int64_t>();
+    if (find(cfg_d, "shuffle_run")) {  // optional
+        const auto run = get<std::int64_t>(cfg_d, "shuffle_run");
         if (run < 1) throw py::value_error("shuffle_run must be at least 1");
         cfg.shuffle_run = static_cast<std::size_t>(run);
     }
-    if (PyErr_Occurred()) throw py::error_already_set();
     cfg.clip_norm = get<double>(cfg_d, "clip_norm");
     cfg.loss_limit = get<double>(cfg_d, "loss_limit");
     cfg.n_threads = get<int>(cfg_d, "n_threads");
