@@ -574,9 +574,13 @@ def test_divergence_inside_a_team(dtype):
 
 
 @pytest.mark.parametrize("loss", list(LOSSES))
-def test_threads_bitwise(loss):
-    # big enough batches for the loss kernels to split their rows over two threads
-    p = make_problem(11, loss, n=4000, d=8)
+@pytest.mark.parametrize("variant", ["plain", "weighted float32 runs"])
+def test_threads_bitwise(loss, variant):
+    # big enough batches for the loss kernels to split their rows over two threads, whose
+    # members fetch their next rows (and those rows' labels and weights) while they wait
+    plain = variant == "plain"
+    p = make_problem(11, loss, n=4000, d=8, dtype=np.float64 if plain else np.float32,
+                     weights=None if plain else "random")
     opt = opt_dict("adam", amsgrad=True)
     results = []
     for n_threads in (1, 2):
@@ -585,9 +589,11 @@ def test_threads_bitwise(loss):
                    state=make_state(opt, p["coef"], p["intercept"]))
         o = dict(opt)
         cfg = cfg_dict(p["loss"], batch_size=2000, n_threads=n_threads, alpha=0.01, clip_norm=0.1)
+        if not plain:
+            cfg.update(shuffle_run=3)
         outs = []
         for _ in range(2):
-            out = _core.train_epoch(p["X"], p["y"], p["labels"], None, cur["order"], cur["rng"], cur["coef"],
+            out = _core.train_epoch(p["X"], p["y"], p["labels"], p["sw"], cur["order"], cur["rng"], cur["coef"],
                                     cur["intercept"], cur["state"], o, sched_dict(lr=0.01), cfg)
             o = dict(o, step=out["step"], fresh=out["fresh"])
             outs.append(out)

@@ -100,6 +100,41 @@ struct WaitPolicy {
     }
 };
 
+// The rows a thread reads next, fetched into L2 while it waits for the others of its team (Team),
+// when the memory would sit idle: X's rows *pos, *(pos + 1), ... before end (row_bytes each,
+// from base) and their entries in up to two per-row arrays. Set by the thread's last row block;
+// valid while its team runs (a Team clears it on every member, first and last).
+struct Upcoming {
+    const char* base = nullptr;
+    std::size_t row_bytes = 0;
+    const char* per_row[2] = {nullptr, nullptr};
+    std::size_t per_row_bytes = 0;
+    const index_t* pos = nullptr;
+    const index_t* end = nullptr;
+
+    // Fetches the next row; false when none is left.
+    bool fetch_one() noexcept {
+        if (pos >= end) return false;
+        const std::size_t id = static_cast<std::size_t>(*pos++);
+#if defined(__GNUC__)
+        const std::uintptr_t start = reinterpret_cast<std::uintptr_t>(base) + id * row_bytes;
+        for (std::uintptr_t line = start & ~std::uintptr_t(63); line < start + row_bytes; line += 64)
+            __builtin_prefetch(reinterpret_cast<const void*>(line), 0, 2);
+        for (const char* a : per_row)
+            if (a) __builtin_prefetch(a + id * per_row_bytes, 0, 2);
+#else
+        (void)id;
+#endif
+        return true;
+    }
+};
+
+// The calling thread's Upcoming.
+inline Upcoming& upcoming() noexcept {
+    static thread_local Upcoming u;
+    return u;
+}
+
 // A 32-bit word that threads wait on for a condition, woken by the thread that changes it.
 class Signal {
   public:
@@ -118,9 +153,18 @@ class Signal {
     // long that the thread waited for one that was not running.
     template <class Cond>
     bool wait_until(Cond&& ready) {
+        return wait_until(ready, [] { return false; });
+    }
+
+    // The same, calling idle() instead of spinning for as long as it returns true (it did some
+    // work) before the spins begin.
+    template <class Cond, class Idle>
+    bool wait_until(Cond&& ready, Idle&& idle) {
         const WaitPolicy& policy = WaitPolicy::get();
-        for (int i = 0; i < policy.spins; ++i) {
+        for (int i = 0; i < policy.spins;) {
             if (ready()) return false;
+            if (idle()) continue;
+            ++i;
 #if defined(__x86_64__) || defined(__i386__)
             __builtin_ia32_pause();
 #endif
@@ -167,10 +211,15 @@ class Signal {
 // epoch): a step is handed to the helpers with one cache line and handed back with another,
 // where an OpenMP fork and join costs about twice as long (measured here: 0.6-0.9 us against
 // 1.5-1.8 us, 3,906 times an epoch of 1M rows at batch 256). Member 0, the caller, posts steps
-// with run(); the other members serve() until stop(). Waiting members spin, yield, then sleep
-// (Signal). A step must not throw.
+// with run(); the other members serve() until stop(). Waiting members first fetch the rows their
+// next step reads (Upcoming), then spin, yield and sleep (Signal). A step must not throw.
 class Team {
   public:
+    Team() noexcept { upcoming() = {}; }
+    ~Team() { upcoming() = {}; }
+    Team(const Team&) = delete;
+    Team& operator=(const Team&) = delete;
+
     void set_size(int size) { size_ = size; }
     int size() const { return size_; }
 
@@ -187,7 +236,8 @@ class Team {
         gen_.store(g);
         fn(0);
         const std::uint32_t helpers = static_cast<std::uint32_t>(size_ - 1);
-        late_ += done_.wait_until([&] { return done_.load() == helpers; });
+        Upcoming& up = upcoming();
+        late_ += done_.wait_until([&] { return done_.load() == helpers; }, [&] { return up.fetch_one(); });
     }
 
     // Steps after which the caller waited long for its helpers: they were not running (more
@@ -195,11 +245,16 @@ class Team {
     std::size_t late() const { return late_; }
 
     void serve(int t) noexcept {
+        Upcoming& up = upcoming();
+        up = {};
         std::uint32_t seen = 0;  // a new team's word: whatever run() posts differs from it
         for (;;) {
             std::uint32_t g = seen;
-            gen_.wait_until([&] { return (g = gen_.load()) != seen; });
-            if (g == kStop) return;
+            gen_.wait_until([&] { return (g = gen_.load()) != seen; }, [&] { return up.fetch_one(); });
+            if (g == kStop) {
+                up = {};
+                return;
+            }
             seen = g;
             fetch_frames();
             job_(ctx_, t);

