@@ -163,11 +163,61 @@ DESCEND_ALWAYS_INLINE void dot_rows8_fetching(const double* const* x, const doub
     }
 }
 
+// float32 rows: the eight dot products with half-line float vectors (eight lanes) whose lane sums
+// are added by transposition as above, where the loop reduced by OpenMP (dot_rows8f) added each
+// row's sixteen lanes one at a time. Measured here, 100 features, logistic loss: a gathered row
+// in cache 22-23 against 26 ns on AVX-512, 36-39 against 38-41 on AVX2 (19% slower built for
+// baseline x86-64); an epoch in order on two threads 0.96x the time, shuffled on one 0.93x.
+typedef float HalfF __attribute__((vector_size(32)));
+
+DESCEND_ALWAYS_INLINE HalfF load_half(const float* p) {
+    HalfF v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+}
+DESCEND_ALWAYS_INLINE HalfF pair_lanes(HalfF u, HalfF v) {  // u0+u1, v0+v1, u2+u3, v2+v3, ...
+    return __builtin_shufflevector(u, v, 0, 8, 2, 10, 4, 12, 6, 14) +
+           __builtin_shufflevector(u, v, 1, 9, 3, 11, 5, 13, 7, 15);
+}
+DESCEND_ALWAYS_INLINE HalfF quad_lanes(HalfF u, HalfF v) {  // four rows' sums of lanes 0-3, then of 4-7
+    return __builtin_shufflevector(u, v, 0, 1, 8, 9, 4, 5, 12, 13) +
+           __builtin_shufflevector(u, v, 2, 3, 10, 11, 6, 7, 14, 15);
+}
+// The lane sums of eight vectors, the sum of a in lane 0 to that of k in lane 7.
+DESCEND_ALWAYS_INLINE HalfF sum_lanes8(HalfF a, HalfF b, HalfF c, HalfF e, HalfF f, HalfF g, HalfF h, HalfF k) {
+    const HalfF lo = quad_lanes(pair_lanes(a, b), pair_lanes(c, e));
+    const HalfF hi = quad_lanes(pair_lanes(f, g), pair_lanes(h, k));
+    return __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 8, 9, 10, 11) +
+           __builtin_shufflevector(lo, hi, 4, 5, 6, 7, 12, 13, 14, 15);
+}
+
+DESCEND_ALWAYS_INLINE void dot_rows8f_vec(const float* const* x, const float* DESCEND_RESTRICT w, std::size_t d,
+                                          double* z) {
+    const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3], *x4 = x[4], *x5 = x[5], *x6 = x[6], *x7 = x[7];
+    HalfF s0 = {}, s1 = {}, s2 = {}, s3 = {}, s4 = {}, s5 = {}, s6 = {}, s7 = {};
+    std::size_t j = 0;
+    for (; j + 8 <= d; j += 8) {
+        const HalfF wh = load_half(w + j);
+        s0 += load_half(x0 + j) * wh, s1 += load_half(x1 + j) * wh, s2 += load_half(x2 + j) * wh;
+        s3 += load_half(x3 + j) * wh, s4 += load_half(x4 + j) * wh, s5 += load_half(x5 + j) * wh;
+        s6 += load_half(x6 + j) * wh, s7 += load_half(x7 + j) * wh;
+    }
+    // the rest added to eight named sums: written as a loop over an array of eight, the same
+    // code made the compiler turn the loss loop after it into scalar code (a row 35 ns, not 23)
+    const HalfF sum = sum_lanes8(s0, s1, s2, s3, s4, s5, s6, s7);
+    float r0 = sum[0], r1 = sum[1], r2 = sum[2], r3 = sum[3], r4 = sum[4], r5 = sum[5], r6 = sum[6], r7 = sum[7];
+    for (; j < d; ++j) {
+        const float wj = w[j];
+        r0 += x0[j] * wj, r1 += x1[j] * wj, r2 += x2[j] * wj, r3 += x3[j] * wj;
+        r4 += x4[j] * wj, r5 += x5[j] * wj, r6 += x6[j] * wj, r7 += x7[j] * wj;
+    }
+    z[0] += r0, z[1] += r1, z[2] += r2, z[3] += r3, z[4] += r4, z[5] += r5, z[6] += r6, z[7] += r7;
+}
 #pragma GCC diagnostic pop
 #endif
 
 // float32 rows: the same eight dot products with float accumulators (16 lanes a vector, no
-// widening), and the gradient of eight rows added into a float partial sum that the caller
+// widening; dot_rows8f_vec where vector extensions are available), and the gradient of eight rows added into a float partial sum that the caller
 // flushes into its float64 sum every few tiles, bounding the rounding error of float sums.
 inline void dot_rows8f(const float* const* x, const float* DESCEND_RESTRICT w, std::size_t d, double* z) {
     const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3], *x4 = x[4], *x5 = x[5], *x6 = x[6], *x7 = x[7];
@@ -293,7 +343,11 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
         if (!fetch_in_dot)
             for (std::size_t q = 0; q < n_next; ++q) prefetch_row(next[q], d);
         if constexpr (kFloat) {
+#ifdef DESCEND_VECTOR_DOT
+            dot_rows8f_vec(x, w, d, z);
+#else
             dot_rows8f(x, w, d, z);
+#endif
         } else if (in_order_tile) {
             for (std::size_t t = 0; t < R; ++t) z[t] += dot(x[t], w, d);
         } else {
