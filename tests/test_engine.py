@@ -588,7 +588,8 @@ def test_threads_bitwise(loss, variant):
                    coef=p["coef"].copy(), intercept=p["intercept"].copy(),
                    state=make_state(opt, p["coef"], p["intercept"]))
         o = dict(opt)
-        cfg = cfg_dict(p["loss"], batch_size=2000, n_threads=n_threads, alpha=0.01, clip_norm=0.1)
+        # rows fetched ahead as for a large X (a small one is left to the caches)
+        cfg = cfg_dict(p["loss"], batch_size=2000, n_threads=n_threads, alpha=0.01, clip_norm=0.1, fetch=True)
         if not plain:
             cfg.update(shuffle_run=3)
         outs = []
@@ -605,6 +606,27 @@ def test_threads_bitwise(loss, variant):
     for s in range(2):
         for x, y in zip(a["state"][s], b["state"][s]):
             assert (x is None and y is None) or np.array_equal(x, y)
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fetching_rows_ahead_does_not_change_the_result(loss, dtype):
+    """Rows are fetched ahead of their use for a large X only; either way the epoch is the same."""
+    p = make_problem(13, loss, n=3000, d=9, dtype=dtype, weights="random")
+    opt = opt_dict("adam")
+    outs = []
+    for fetch, n_threads in [(False, 1), (True, 1), (True, 2), (False, 2)]:
+        cur = dict(order=np.arange(3000, dtype=np.int64), rng=np.array([5], dtype=np.uint64),
+                   coef=p["coef"].copy(), intercept=p["intercept"].copy(), state=make_state(opt, p["coef"], p["intercept"]))
+        cfg = cfg_dict(p["loss"], batch_size=1000, n_threads=n_threads, alpha=0.01, fetch=fetch)
+        out = _core.train_epoch(p["X"], p["y"], p["labels"], p["sw"], cur["order"], cur["rng"], cur["coef"],
+                                cur["intercept"], cur["state"], dict(opt), sched_dict(lr=0.01), cfg)
+        outs.append((out, cur))
+    (o0, c0), rest = outs[0], outs[1:]
+    for o, c in rest:
+        assert o == o0
+        for key in ("order", "coef", "intercept"):
+            assert np.array_equal(c[key], c0[key]), key
 
 
 # ---- bad input -------------------------------------------------------------------------------------

@@ -60,6 +60,18 @@ inline int default_threads() {
 #endif
 }
 
+// The size of a core's L2 cache (1 MiB where the system does not say).
+inline std::size_t l2_cache_bytes() {
+    static const std::size_t bytes = [] {
+        long b = 0;
+#if defined(_SC_LEVEL2_CACHE_SIZE)
+        b = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+        return b > 0 ? static_cast<std::size_t>(b) : std::size_t(1) << 20;
+    }();
+    return bytes;
+}
+
 // Row blocking that depends on the number of rows only, never on the thread count: each block's
 // partial sums are computed by one thread and combined in block order, so reductions are bitwise
 // identical for any number of threads.

@@ -66,6 +66,7 @@ py::dict epoch_impl(const py::array& X_obj, const py::object& y_obj, const py::o
     Rows<T> data;
     data.X = X.data();
     data.d = static_cast<std::size_t>(d);
+    data.fetch = worth_fetching<T>(static_cast<std::size_t>(n_rows), data.d);
     if (!sw_obj.is_none()) data.sample_weight = checked<T>(sw_obj, "sample_weight", false, n_rows).data();
     const T* y = nullptr;
     const index_t* labels = nullptr;
@@ -150,6 +151,7 @@ py::dict epoch_impl(const py::array& X_obj, const py::object& y_obj, const py::o
     cfg.clip_norm = get<double>(cfg_d, "clip_norm");
     cfg.loss_limit = get<double>(cfg_d, "loss_limit");
     cfg.n_threads = get<int>(cfg_d, "n_threads");
+    if (find(cfg_d, "fetch")) data.fetch = get<bool>(cfg_d, "fetch");  // optional: fetch rows ahead or not
 
     SplitMix64 rng{*rng_arr.mutable_data()};
     index_t* ord_mut = order.mutable_data();
@@ -190,6 +192,7 @@ double subset_loss_impl(const py::array& X_obj, const py::object& y_obj, const p
     Rows<T> rows;
     rows.X = X.data();
     rows.d = static_cast<std::size_t>(X.shape(1));
+    rows.fetch = worth_fetching<T>(static_cast<std::size_t>(X.shape(0)), rows.d);
     if (!sw_obj.is_none()) rows.sample_weight = checked<T>(sw_obj, "sample_weight", false, X.shape(0)).data();
     if (!py::array_t<index_t>::check_(index_obj)) throw py::type_error("index must be an int64 array");
     auto index = py::reinterpret_borrow<py::array_t<index_t>>(index_obj);
