@@ -253,6 +253,65 @@ def test_ctrl_c_stops_a_long_fit_promptly_and_leaves_a_usable_model(batch_size):
     assert np.all(np.isfinite(model.predict(X[:10])))
 
 
+def test_ctrl_c_between_the_small_epochs_of_one_engine_call():
+    """Small epochs go to the engine several at a time; Ctrl-C stops the call between two of
+    them and the model is that of the last epoch done, with its history."""
+    X, y = load_breast_cancer(return_X_y=True)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    model = LogisticRegression(max_iter=10**7, random_state=0)
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    start = time.perf_counter()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y)
+    stopped = time.perf_counter() - start
+    timer.join()
+    assert stopped < 0.5 + 0.5, f"took {stopped - 0.5:.2f} s to stop after Ctrl-C"
+    assert 10 < model.n_iter_ < 10**7
+    assert len(model.history_["loss"]) == model.n_iter_
+    assert np.all(np.isfinite(model.coef_)) and model.score(X, y) > 0.9
+
+
+@pytest.mark.parametrize("make", [
+    lambda: LogisticRegression(max_iter=30, random_state=1),
+    lambda: LogisticRegression(max_iter=30, random_state=1, optimizer="sgd", schedule="step"),
+    lambda: LinearRegression(max_iter=30, random_state=2, penalty="elasticnet"),
+])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("classes", [2, 3])
+def test_epochs_run_together_give_the_model_of_epochs_run_one_by_one(make, dtype, classes):
+    """A callback makes the estimator run one epoch per engine call; without one, small epochs
+    run several per call. The models, histories (but for times) and step counts are the same."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((300, 7)).astype(dtype)
+    y = rng.integers(0, classes, 300) if isinstance(make(), LogisticRegression) else X @ rng.standard_normal(7)
+    together, one_by_one = make().fit(X, y), make().set_params(callback=lambda est, record: False).fit(X, y)
+    assert together.n_iter_ == one_by_one.n_iter_ == 30 and together.t_ == one_by_one.t_
+    np.testing.assert_array_equal(together.coef_, one_by_one.coef_)
+    np.testing.assert_array_equal(together.intercept_, one_by_one.intercept_)
+    for key in ("loss", "learning_rate", "grad_norm"):
+        assert together.history_[key] == one_by_one.history_[key], key
+
+
+def test_divergence_inside_epochs_run_together_is_reported_as_one_by_one():
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((200, 5))
+    y = X @ rng.standard_normal(5)
+    errors, models = [], []
+    for callback in (None, lambda est, record: False):  # full-batch SGD just above its stable rate
+        model = LinearRegression(optimizer="sgd", learning_rate=2.5, schedule="constant", max_iter=500,
+                                 batch_size=None, penalty=None, random_state=0, callback=callback)
+        with pytest.raises(descend.DivergenceError) as info:
+            model.fit(X, y)
+        errors.append(info.value)
+        models.append(model)
+    a, b = errors
+    assert (a.epoch, a.step, a.loss, a.learning_rate) == (b.epoch, b.step, b.loss, b.learning_rate)
+    assert a.epoch > 1  # inside the second call, which ran the epochs together
+    assert models[0].n_iter_ == models[1].n_iter_ and len(models[0].history_["loss"]) == models[0].n_iter_
+    np.testing.assert_array_equal(models[0].coef_, models[1].coef_)
+
+
 def test_fit_does_not_copy_X():
     import tracemalloc
 

@@ -137,6 +137,11 @@ class _Training:
         self.loss_limit = np.inf
 
 
+# Multiply-adds of an epoch that the engine runs as one segment at any batch size (it checks for
+# Ctrl-C between segments): epochs this small go to the engine several at a time.
+_SEGMENT_WORK = 1 << 24
+
+
 class _LinearBase(BaseEstimator):
     """Shared fit machinery; subclasses define the targets, the loss and the predictions."""
 
@@ -286,7 +291,16 @@ class _LinearBase(BaseEstimator):
         plateau = isinstance(schedule, schedules.Plateau)
         history = self.history_
         scale2 = self._loss_scale()
-        for epoch_of_call in range(epochs):
+        # Epochs after a call's first go to the engine several at a time when nothing runs
+        # between them in Python and none can be interrupted midway (one segment of the
+        # engine's work, checked for Ctrl-C between epochs instead): a small epoch takes about
+        # as long as the call and this loop around it.
+        batched = (self._engine is _core.train_epoch and self.callback is None and not self.verbose
+                   and tr.val_index is None and self.tol is None and not plateau
+                   and n_train * tr.coef.size <= _SEGMENT_WORK)
+        epoch_of_call = 0
+        stop = False
+        while epoch_of_call < epochs and not stop:
             sched = dict(kind=schedule.kind, lr=float(self.learning_rate), scale=tr.lr_scale,
                          gamma=float(getattr(schedule, "gamma", 0.1)),
                          step_size=float(getattr(schedule, "step_size", 1.0)),
@@ -295,6 +309,10 @@ class _LinearBase(BaseEstimator):
                          total_steps=steps_per_epoch * int(self.max_iter),
                          warmup_steps=int(math.ceil(float(self.warmup) * steps_per_epoch)))
             config["loss_limit"] = tr.loss_limit
+            if batched and epoch_of_call > 0:
+                config["epochs"] = epochs - epoch_of_call
+            else:
+                config.pop("epochs", None)
             snapshot = _Snapshot(tr)
             start = time.perf_counter()
             try:
@@ -308,69 +326,83 @@ class _LinearBase(BaseEstimator):
             tr.optimizer["step"], tr.optimizer["fresh"] = res["step"], res["fresh"]
             if res["status"] == 1 and epoch_of_call == 0:  # later epochs read the same, finite rows
                 _reject_nonfinite(X, n_threads, tr, snapshot)
-            tr.epochs += 1
-            if res["status"] == 1:
+            per_epoch = res.get("epochs") or [(res["loss_sum"], res["weight_sum"], res["grad_norm_sum"],
+                                                res["steps"], res["last_lr"], elapsed)]
+            for i, (loss_sum, weight_sum, grad_norm_sum, steps, last_lr, seconds) in enumerate(per_epoch):
+                epoch_of_call += 1
+                tr.epochs += 1
+                if res["status"] == 1 and i == len(per_epoch) - 1:
+                    self._publish(tr)
+                    lr = res["fail_lr"]
+                    raise DivergenceError(
+                        f"{type(self).__name__} diverged at epoch {tr.epochs}, step {res['fail_step']}: the loss "
+                        f"became {res['fail_loss'] * scale2:.4g} with learning rate {lr:.3g}. The model keeps the "
+                        f"last finite parameters. Try a smaller learning rate, e.g. learning_rate={lr / 10:.2g}, "
+                        f"or clip_norm=1.0, or standardize X.",
+                        epoch=tr.epochs, step=res["fail_step"], loss=res["fail_loss"] * scale2, learning_rate=lr,
+                        suggested_learning_rate=lr / 10)
+                if steps == 0:
+                    raise ValueError("every training row has zero sample_weight")
+                loss = loss_sum / weight_sum * scale2
+                val_loss = None
+                if tr.val_index is not None:
+                    val_loss = self._subset_loss(X, targets, labels, sample_weight, tr.val_index, tr.coef,
+                                                 tr.intercept, config["loss"], alpha, l1_ratio, n_threads) * scale2
+                    if not math.isfinite(val_loss) and epoch_of_call == 1:
+                        _reject_nonfinite(X, n_threads, tr, snapshot)
+                if tr.loss_limit == np.inf:
+                    tr.loss_limit = 1e8 * max(loss / scale2, 1e-8)
+                record = dict(epoch=tr.epochs, loss=loss, val_loss=val_loss, learning_rate=last_lr,
+                              grad_norm=grad_norm_sum / steps, time=seconds)
+                for key in ("loss", "val_loss", "learning_rate", "grad_norm", "time"):
+                    history[key].append(record[key])
+                self.n_iter_ = tr.epochs
+                self.t_ = tr.optimizer["step"]
+                stop = self._converged(tr, schedule, plateau, scale2, loss, val_loss)
+                if len(per_epoch) == 1:  # one epoch a call: the model is published after each
+                    self._publish(tr)
+                if self.verbose >= 2:
+                    self._progress(record)
+                elif self.verbose:
+                    extra = f", val_loss {val_loss:.6g}" if val_loss is not None else ""
+                    print(f"-- epoch {tr.epochs}: loss {loss:.6g}{extra}, lr {last_lr:.3g}, "
+                          f"grad norm {record['grad_norm']:.3g}, {seconds * 1e3:.1f} ms")
+                if self.callback is not None and self.callback(self, record):
+                    stop = True
+                if stop:
+                    break
+            if len(per_epoch) > 1:
                 self._publish(tr)
-                lr = res["fail_lr"]
-                raise DivergenceError(
-                    f"{type(self).__name__} diverged at epoch {tr.epochs}, step {res['fail_step']}: the loss "
-                    f"became {res['fail_loss'] * scale2:.4g} with learning rate {lr:.3g}. The model keeps the "
-                    f"last finite parameters. Try a smaller learning rate, e.g. learning_rate={lr / 10:.2g}, "
-                    f"or clip_norm=1.0, or standardize X.",
-                    epoch=tr.epochs, step=res["fail_step"], loss=res["fail_loss"] * scale2, learning_rate=lr,
-                    suggested_learning_rate=lr / 10)
-            if res["steps"] == 0:
-                raise ValueError("every training row has zero sample_weight")
-            loss = res["loss_sum"] / res["weight_sum"] * scale2
-            val_loss = None
-            if tr.val_index is not None:
-                val_loss = self._subset_loss(X, targets, labels, sample_weight, tr.val_index, tr.coef, tr.intercept,
-                                             config["loss"], alpha, l1_ratio, n_threads) * scale2
-                if not math.isfinite(val_loss) and epoch_of_call == 0:
-                    _reject_nonfinite(X, n_threads, tr, snapshot)
-            if tr.loss_limit == np.inf:
-                tr.loss_limit = 1e8 * max(loss / scale2, 1e-8)
-            record = dict(epoch=tr.epochs, loss=loss, val_loss=val_loss, learning_rate=res["last_lr"],
-                          grad_norm=res["grad_norm_sum"] / res["steps"], time=elapsed)
-            for key in ("loss", "val_loss", "learning_rate", "grad_norm", "time"):
-                history[key].append(record[key])
-            self.n_iter_ = tr.epochs
-            self.t_ = tr.optimizer["step"]
-            # convergence: the monitored loss has not improved by tol for n_iter_no_change epochs
-            monitored = val_loss if val_loss is not None else loss
-            stop = False
-            if self.tol is not None or val_loss is not None or plateau:
-                tol = 0.0 if self.tol is None else float(self.tol) * scale2
-                if monitored < tr.best_loss - tol:
-                    tr.no_improvement = 0
-                else:
-                    tr.no_improvement += 1
-                if monitored < tr.best_loss:
-                    tr.best_loss = monitored
-                    if val_loss is not None:
-                        tr.best_params = (tr.coef.copy(), tr.intercept.copy())
-                if tr.no_improvement >= self.n_iter_no_change:
-                    if plateau and tr.lr_scale * schedule.factor >= schedule.min_ratio:
-                        tr.lr_scale *= schedule.factor
-                        tr.no_improvement = 0
-                    elif self.tol is not None or val_loss is not None:
-                        stop = True
-            self._publish(tr)
-            if self.verbose >= 2:
-                self._progress(record)
-            elif self.verbose:
-                extra = f", val_loss {val_loss:.6g}" if val_loss is not None else ""
-                print(f"-- epoch {tr.epochs}: loss {loss:.6g}{extra}, lr {res['last_lr']:.3g}, "
-                      f"grad norm {record['grad_norm']:.3g}, {elapsed * 1e3:.1f} ms")
-            if self.callback is not None and self.callback(self, record):
-                stop = True
-            if stop:
-                break
+            if res.get("interrupt") is not None:  # Ctrl-C between two of the call's epochs
+                raise res["interrupt"]
         if self.verbose >= 2 and history["loss"]:
             sys.stderr.write("\n")
         if tr.best_params is not None and self.early_stopping:
             tr.coef[...], tr.intercept[...] = tr.best_params
             self._publish(tr)
+
+    def _converged(self, tr, schedule, plateau, scale2, loss, val_loss):
+        """After an epoch: whether the monitored loss has not improved by tol for n_iter_no_change
+        epochs (and reduce-on-plateau's step when it has not)."""
+        monitored = val_loss if val_loss is not None else loss
+        if not (self.tol is not None or val_loss is not None or plateau):
+            return False
+        tol = 0.0 if self.tol is None else float(self.tol) * scale2
+        if monitored < tr.best_loss - tol:
+            tr.no_improvement = 0
+        else:
+            tr.no_improvement += 1
+        if monitored < tr.best_loss:
+            tr.best_loss = monitored
+            if val_loss is not None:
+                tr.best_params = (tr.coef.copy(), tr.intercept.copy())
+        if tr.no_improvement >= self.n_iter_no_change:
+            if plateau and tr.lr_scale * schedule.factor >= schedule.min_ratio:
+                tr.lr_scale *= schedule.factor
+                tr.no_improvement = 0
+            elif self.tol is not None or val_loss is not None:
+                return True
+        return False
 
     def _progress(self, record):
         """verbose >= 2: one progress line on stderr, redrawn every epoch."""
