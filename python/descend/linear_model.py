@@ -2,7 +2,8 @@
 
 Each epoch is one call into C++ (shuffle, gather each mini-batch by index, loss and gradient,
 clip, optimizer step, learning-rate schedule) with the GIL released; Python only does the
-per-epoch bookkeeping: history, validation, early stopping, reduce-on-plateau, callbacks.
+per-epoch bookkeeping: history, validation, early stopping, reduce-on-plateau, callbacks. Small
+epochs that need none of those run several per call.
 """
 
 from __future__ import annotations
