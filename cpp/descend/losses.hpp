@@ -495,9 +495,11 @@ DESCEND_CLONES void softmax_block(const Rows<T> rows, const index_t* labels, con
             for (std::size_t k = 1; k < K; ++k) zmax = std::max(zmax, p[k]);
             const double zy = p[yi] - zmax;
             double sum = 0.0;
+            // over the padded classes too (their probabilities 0), so that short rows of classes
+            // are whole vectors
 #pragma omp simd reduction(+ : sum)
-            for (std::size_t k = 0; k < K; ++k) {
-                p[k] = vmath::exp_nonpos(p[k] - zmax);  // unnormalised probabilities
+            for (std::size_t k = 0; k < Kp; ++k) {
+                p[k] = k < K ? vmath::exp_nonpos(p[k] - zmax) : 0.0;  // unnormalised probabilities
                 sum += p[k];
             }
             const double s = rows.sample_weight ? static_cast<double>(rows.sample_weight[id]) : 1.0;
@@ -505,8 +507,8 @@ DESCEND_CLONES void softmax_block(const Rows<T> rows, const index_t* labels, con
             loss_sum += s * (std::log(sum) - zy);
             weight_sum += s;
             const double inv = s / sum;
-            for (std::size_t k = 0; k < K; ++k) p[k] *= inv;
-            for (std::size_t k = K; k < Kp; ++k) p[k] = 0.0;
+#pragma omp simd
+            for (std::size_t k = 0; k < Kp; ++k) p[k] *= inv;
             p[yi] -= s;
             for (std::size_t k = 0; k < K; ++k) gb[k] += p[k];
         }
