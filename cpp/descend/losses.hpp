@@ -162,11 +162,18 @@ DESCEND_ALWAYS_INLINE void dot_rows8_fetching(const double* const* x, const doub
             s6 += load_half(x6 + h) * wh, s7 += load_half(x7 + h) * wh;
         }
     }
+    const std::size_t line_end = j;  // where the rows' whole lines end
+    for (; j + 4 <= d; j += 4) {  // half a line more: fewer values left to the scalar loop below
+        const HalfD wh = load_half(w + j);
+        s0 += load_half(x0 + j) * wh, s1 += load_half(x1 + j) * wh, s2 += load_half(x2 + j) * wh;
+        s3 += load_half(x3 + j) * wh, s4 += load_half(x4 + j) * wh, s5 += load_half(x5 + j) * wh;
+        s6 += load_half(x6 + j) * wh, s7 += load_half(x7 + j) * wh;
+    }
     // the rest, and the line of each row's last value (a row that does not start at a line's
     // start ends in one line more than its length fills)
     if constexpr (Fetch)
         for (std::size_t q = 0; q < 8; ++q) {
-            if (j < d) __builtin_prefetch(next[q] + j, 0, 2);
+            if (line_end < d) __builtin_prefetch(next[q] + line_end, 0, 2);
             __builtin_prefetch(next[q] + d - 1, 0, 2);
         }
     const HalfD lo = sum_lanes4(s0, s1, s2, s3), hi = sum_lanes4(s4, s5, s6, s7);
