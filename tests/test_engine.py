@@ -213,14 +213,16 @@ def test_losses_and_optimizers(loss, opt_name, dtype):
     assert history[-1][0]["loss_sum"] < history[0][0]["loss_sum"]
 
 
+@pytest.mark.parametrize("fetch", [False, True])
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("d", [1, 7, 8, 9, 17, 31, 32, 33, 100])
+@pytest.mark.parametrize("d", [1, 4, 7, 8, 9, 12, 17, 31, 32, 33, 100])
 @pytest.mark.parametrize("loss", ["squared_error", "logistic"])
-def test_gathered_rows_of_any_width_follow_the_reference(loss, d, dtype):
-    """Shuffled batches gather rows eight at a time, a vector (one cache line) of each at a time,
-    fetching later rows as they go: feature counts below, at and around the vector widths."""
+def test_gathered_rows_of_any_width_follow_the_reference(loss, d, dtype, fetch):
+    """Shuffled batches gather rows eight at a time, a vector (one cache line, then half of one)
+    of each at a time, fetching later rows as they go (for a large X: forced here): feature
+    counts below, at and around the vector widths."""
     p = make_problem(31, loss, n=300, d=d, dtype=dtype)
-    cfg = cfg_dict(p["loss"], batch_size=37, alpha=0.01)
+    cfg = cfg_dict(p["loss"], batch_size=37, alpha=0.01, fetch=fetch)
     history = run_epochs(p, opt_dict("adam"), sched_dict(lr=0.01), cfg, epochs=2)
     assert all(out["status"] == 0 and out["steps"] == 9 for out, _, _ in history)
 
