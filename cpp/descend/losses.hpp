@@ -282,14 +282,23 @@ inline void axpy_rows(double* DESCEND_RESTRICT acc, const T* const* x, const dou
                   c2 * static_cast<double>(x2[j]) + c3 * static_cast<double>(x3[j]);
 }
 
+// A lambda inside a function compiled for several x86-64 levels is compiled for the baseline
+// unless it is inlined.
+#if defined(__GNUC__)
+#define DESCEND_INLINE_LAMBDA __attribute__((always_inline))
+#else
+#define DESCEND_INLINE_LAMBDA
+#endif
+
 // Rows in order after which the hardware's stream prefetch is left to fetch float64 rows.
 constexpr std::size_t kStream = 32;
 
 // One block of rows [r0, r1) of a linear model with one output.
 // acc (d + 3): gradient sum over w, over b, loss sum, weight sum. ahead: where the thread's
 // next block starts (blocked_sum); its first rows are fetched during this block's last tiles.
-// Rows go in tiles of R: R dot products, then the R per-row losses in one vector loop, then
-// the gradient update, four rows per pass over acc, while the tile's rows are still in cache.
+// Rows go in tiles of R: R dot products, then the R per-row losses in one vector loop (two
+// tiles' at once), then the gradient update, four rows per pass over acc, while the tile's rows
+// are still in cache.
 template <class T, class Loss>
 DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, double b, std::size_t r0,
                                  std::size_t r1, double* acc, std::size_t ahead = SIZE_MAX) {
@@ -319,7 +328,8 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
     if (rows.index && rows.fetch)
         for (std::size_t t = r0 + 1; t < std::min(fetched, r1); ++t)
             if (rows.index[t] != rows.index[t - 1] + 1) prefetch_row(rows.row(t), d);
-    for (std::size_t i = r0; i < r1; i += R) {
+    // A tile's rows, its dot products, labels and weights: x, z, yt, st (R each). Returns its rows.
+    auto prepare = [&](std::size_t i, const T** x, double* z, double* yt, double* st) DESCEND_INLINE_LAMBDA {
         const std::size_t m = std::min(R, r1 - i);
         // Gathered rows sit anywhere in X: fetch the tile after next into L2 now, so that memory
         // serves many rows at once instead of one latency per row (into L1 it measured 1.5x
@@ -342,8 +352,6 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
                     if (rows.sample_weight) prefetch_line(rows.sample_weight + rows.id(t));
                 }
             }
-        const T* x[R];
-        double z[R], yt[R], st[R], loss[R], c[R];
         for (std::size_t t = 0; t < R; ++t) {
             const bool live = t < m;  // a short last tile repeats its first row with weight 0
             x[t] = rows.row(live ? i + t : i);
@@ -383,10 +391,13 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
             dot_rows8(x, w, d, z);
 #endif
         }
+        return m;
+    };
+    // Its losses' sums and its gradient, from loss and c (R each).
+    auto finish = [&](std::size_t i, std::size_t m, const T* const* x, const double* st, const double* loss,
+                      double* c) DESCEND_INLINE_LAMBDA {
 #pragma omp simd
         for (std::size_t t = 0; t < R; ++t) {
-            Loss::eval(z[t], yt[t], loss[t], c[t]);
-            c[t] *= st[t];
             const bool live = t < m;
             loss_sum[t] += live ? st[t] * loss[t] : 0.0;
             weight_sum[t] += st[t];
@@ -402,11 +413,41 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
                         facc[j] = 0.0f;
                     }
                 }
-                continue;
+                return;
             }
         }
         axpy_rows<T, 4>(acc, x, c, d);
         if (m > 4) axpy_rows<T, 4>(acc, x + 4, c + 4, d);
+    };
+    // Two tiles at a time where there are two: their losses, a long chain of dependent vector
+    // operations each (the logistic loss: about 50 ns a tile), in one loop, so that the two
+    // chains run side by side; the sums are added in the same order as one tile at a time.
+    // Logistic rows in cache 0.81-0.92x the time (float64 and float32, 30 and 100 features),
+    // squared error 0.93-0.99x; epochs of 1M x 100 on two threads 0.95-0.96x shuffled, 0.90-0.95x
+    // in order; 569 x 30 at batch 32 0.90x.
+    for (std::size_t i = r0; i < r1;) {
+        const T* x[2 * R];
+        double z[2 * R], yt[2 * R], st[2 * R], loss[2 * R], c[2 * R];
+        const std::size_t ma = prepare(i, x, z, yt, st);
+        if (i + R < r1) {
+            const std::size_t mb = prepare(i + R, x + R, z + R, yt + R, st + R);
+#pragma omp simd
+            for (std::size_t t = 0; t < 2 * R; ++t) {
+                Loss::eval(z[t], yt[t], loss[t], c[t]);
+                c[t] *= st[t];
+            }
+            finish(i, ma, x, st, loss, c);
+            finish(i + R, mb, x + R, st + R, loss + R, c + R);
+            i += 2 * R;
+        } else {
+#pragma omp simd
+            for (std::size_t t = 0; t < R; ++t) {
+                Loss::eval(z[t], yt[t], loss[t], c[t]);
+                c[t] *= st[t];
+            }
+            finish(i, ma, x, st, loss, c);
+            i += R;
+        }
     }
     // The rest of the thread's next block, to fetch while the thread waits for its team (on two
     // threads, shuffled: float64 epochs 0.89-0.96x the time, float32 0.91-0.94x; in order:
