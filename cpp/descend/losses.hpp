@@ -482,6 +482,10 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
 // 0.94x with 3-5; scikit-learn's digits, default fit: 225 -> 105 ms.
 // acc (d*Kp + Kp + 2 + 8*Kp): gradient over Wp, over the bias, loss sum, weight sum, then the
 // tile's logits and probabilities (scratch).
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"  // the vectors stay inside the inlined helpers
+#endif
 template <class T>
 DESCEND_CLONES void softmax_block(const Rows<T> rows, const index_t* labels, const double* Wp, const double* bp,
                                   std::size_t K, std::size_t Kp, std::size_t r0, std::size_t r1, double* acc) {
@@ -594,6 +598,9 @@ DESCEND_CLONES void softmax_block(const Rows<T> rows, const index_t* labels, con
     acc[d * Kp + Kp] = loss_sum;
     acc[d * Kp + Kp + 1] = weight_sum;
 }
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 
 // out[j] = the sum over b < rows of p[b * width + j], added in order of b, for j < n.
 DESCEND_CLONES inline void add_rows(const double* DESCEND_RESTRICT p, std::size_t rows, std::size_t width,
