@@ -522,6 +522,21 @@ def test_order_is_a_permutation():
         np.testing.assert_array_equal(rng, ref_rng)
 
 
+def test_a_large_shuffle_follows_the_reference():
+    """Ids beyond half a core's L2 cache are shuffled with the draws made ahead: still the
+    reference's permutation."""
+    n = 600_000
+    ids, rng = np.arange(n, dtype=np.int64), np.array([7], dtype=np.uint64)
+    X, y = np.zeros((n, 1)), np.zeros(n)
+    state = [[None] * 3, [None] * 3]
+    _core.train_epoch(X, y, None, None, ids, rng, np.zeros(1), np.zeros(1), state, opt_dict(), sched_dict(lr=0.0),
+                      cfg_dict(0, batch_size=0))
+    ref_ids, ref_rng = np.arange(n, dtype=np.int64), np.array([7], dtype=np.uint64)
+    reference.train.shuffle(ref_ids, ref_rng)
+    np.testing.assert_array_equal(ids, ref_ids)
+    np.testing.assert_array_equal(rng, ref_rng)
+
+
 def test_splitmix64_known_values():
     # the first outputs of splitmix64 from state 0 (the published test vector)
     state, out = 0, []

@@ -45,9 +45,16 @@ inline std::uint64_t mul_high(std::uint64_t a, std::uint64_t b) {
 // where next() mod (i + 1) takes a 64-bit division (a million rows: 4.7 -> 2.5 ms; both are
 // uniform to within (i + 1) / 2^64). The draws are made kAhead steps early (the same draws, in
 // the same order) so that the random element each swap reads is fetched while earlier swaps
-// run: a million rows shuffle in about 3/4 of the time.
+// run: a million rows shuffle in about 3/4 of the time. Ids that fit in half a core's L2 cache
+// are shuffled without it (569 ids: 1.38 -> 0.88 us; 131,072: 239 -> 206 us; 262,144 ids
+// measured slower without).
 inline void shuffle(index_t* idx, std::size_t n, SplitMix64& rng) {
     if (n < 2) return;
+    if (n * sizeof(index_t) <= l2_cache_bytes() / 2) {
+        for (std::size_t i = n - 1; i >= 1; --i)
+            std::swap(idx[i], idx[static_cast<std::size_t>(mul_high(rng.next(), i + 1))]);
+        return;
+    }
     constexpr std::size_t kAhead = 16;
     std::size_t drawn[kAhead];  // drawn[s % kAhead]: the draw of step s
     std::size_t next = n - 1;   // the step whose draw comes next; steps run n-1 down to 1
