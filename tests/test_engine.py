@@ -375,6 +375,32 @@ def test_shuffle_run_must_be_positive():
                           sched_dict(), cfg_dict(0, shuffle_run=0))
 
 
+def test_several_epochs_in_one_call_are_the_epochs_one_by_one():
+    p = make_problem(16, "logistic", n=90, d=5, weights="random")
+    opt = opt_dict("adam")
+    runs = []
+    for calls, per_call in ((4, 1), (1, 4)):
+        cur = dict(order=np.arange(90, dtype=np.int64), rng=np.array([3], dtype=np.uint64), coef=p["coef"].copy(),
+                   intercept=p["intercept"].copy(), state=make_state(opt, p["coef"], p["intercept"]))
+        o, epochs = dict(opt), []
+        for _ in range(calls):
+            out = _core.train_epoch(p["X"], p["y"], None, p["sw"], cur["order"], cur["rng"], cur["coef"],
+                                    cur["intercept"], cur["state"], o, sched_dict(lr=0.05),
+                                    cfg_dict(p["loss"], batch_size=16, epochs=per_call))
+            o = dict(o, step=out["step"], fresh=out["fresh"])
+            assert out["interrupt"] is None and len(out["epochs"]) == per_call
+            epochs += [e[:5] for e in out["epochs"]]  # all but the time
+        runs.append((epochs, cur, o["step"]))
+    (ea, ca, sa), (eb, cb, sb) = runs
+    assert ea == eb and sa == sb == 4 * 6
+    for key in ("order", "rng", "coef", "intercept"):
+        assert np.array_equal(ca[key], cb[key]), key
+    with pytest.raises(ValueError, match="epochs"):
+        _core.train_epoch(p["X"], p["y"], None, None, np.arange(90, dtype=np.int64), np.array([1], dtype=np.uint64),
+                          p["coef"].copy(), p["intercept"].copy(), make_state(opt, p["coef"], p["intercept"]), opt,
+                          sched_dict(), cfg_dict(p["loss"], epochs=0))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_batch_of_zero_weight_is_skipped(dtype):
     n = 30
