@@ -312,6 +312,22 @@ def test_divergence_inside_epochs_run_together_is_reported_as_one_by_one():
     np.testing.assert_array_equal(models[0].coef_, models[1].coef_)
 
 
+def test_plain_arrays_after_a_data_frame_drop_the_feature_names():
+    """fit with plain float arrays skips scikit-learn's validate_data but sets what it sets."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = LogisticRegression(max_iter=2).fit(pd.DataFrame(X, columns=["a", "b", "c"]), y)
+    assert list(model.feature_names_in_) == ["a", "b", "c"] and model.n_features_in_ == 3
+    model.fit(X[:, :2].copy(), y)
+    assert not hasattr(model, "feature_names_in_") and model.n_features_in_ == 2
+    with pytest.raises(ValueError, match="features"):
+        model.predict(X)
+    with pytest.raises(ValueError):  # y with a NaN still goes through the full checks
+        LinearRegression(max_iter=1).fit(X, np.where(y > 0, np.nan, 1.0))
+
+
 def test_fit_does_not_copy_X():
     import tracemalloc
 
