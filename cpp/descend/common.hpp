@@ -112,6 +112,22 @@ struct WaitPolicy {
     }
 };
 
+// One cache line, into L2.
+inline void prefetch_line(const void* p) {
+#if defined(__GNUC__)
+    __builtin_prefetch(p, 0, 2);
+#else
+    (void)p;
+#endif
+}
+
+// The cache lines of n bytes from p, into L2.
+inline void prefetch_bytes(const void* p, std::size_t n) {
+    const std::uintptr_t start = reinterpret_cast<std::uintptr_t>(p);
+    for (std::uintptr_t line = start & ~std::uintptr_t(63); line < start + n; line += 64)
+        prefetch_line(reinterpret_cast<const void*>(line));
+}
+
 // The rows a thread reads next, fetched into L2 while it waits for the others of its team (Team),
 // when the memory would sit idle: X's rows *pos, *(pos + 1), ... before end (row_bytes each,
 // from base) and their entries in up to two per-row arrays. Set by the thread's last row block;
@@ -128,15 +144,9 @@ struct Upcoming {
     bool fetch_one() noexcept {
         if (pos >= end) return false;
         const std::size_t id = static_cast<std::size_t>(*pos++);
-#if defined(__GNUC__)
-        const std::uintptr_t start = reinterpret_cast<std::uintptr_t>(base) + id * row_bytes;
-        for (std::uintptr_t line = start & ~std::uintptr_t(63); line < start + row_bytes; line += 64)
-            __builtin_prefetch(reinterpret_cast<const void*>(line), 0, 2);
+        prefetch_bytes(base + id * row_bytes, row_bytes);
         for (const char* a : per_row)
-            if (a) __builtin_prefetch(a + id * per_row_bytes, 0, 2);
-#else
-        (void)id;
-#endif
+            if (a) prefetch_line(a + id * per_row_bytes);
         return true;
     }
 };
@@ -341,29 +351,12 @@ DESCEND_CLONES double sum_squares(const T* DESCEND_RESTRICT x, std::size_t n) {
     return s;
 }
 
-// One cache line, into L2.
-inline void prefetch_line(const void* p) {
-#if defined(__GNUC__)
-    __builtin_prefetch(p, 0, 2);
-#else
-    (void)p;
-#endif
-}
-
 // All of a row's cache lines, into L2 (into L1 measured slower: the L1's few miss buffers fill
 // and stall the loads in flight). Counted from the line the row starts in: a row that does not
 // start at a line's start (NumPy aligns arrays to 16 bytes only) ends in one more line.
 template <class T>
 inline void prefetch_row(const T* row, std::size_t d) {
-#if defined(__GNUC__)
-    const std::uintptr_t start = reinterpret_cast<std::uintptr_t>(row);
-    const std::uintptr_t end = start + d * sizeof(T);
-    for (std::uintptr_t line = start & ~std::uintptr_t(63); line < end; line += 64)
-        __builtin_prefetch(reinterpret_cast<const void*>(line), 0, 2);
-#else
-    (void)row;
-    (void)d;
-#endif
+    prefetch_bytes(row, d * sizeof(T));
 }
 
 }  // namespace descend

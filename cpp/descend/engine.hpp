@@ -41,6 +41,11 @@ inline std::uint64_t mul_high(std::uint64_t a, std::uint64_t b) {
 #endif
 }
 
+// A draw in [0, k): floor(next() k / 2^64).
+inline std::size_t draw_below(SplitMix64& rng, std::size_t k) {
+    return static_cast<std::size_t>(mul_high(rng.next(), k));
+}
+
 // Fisher-Yates, from the last element down: j = floor(next() (i + 1) / 2^64), a multiplication
 // where next() mod (i + 1) takes a 64-bit division (a million rows: 4.7 -> 2.5 ms; both are
 // uniform to within (i + 1) / 2^64). The draws are made kAhead steps early (the same draws, in
@@ -51,15 +56,14 @@ inline std::uint64_t mul_high(std::uint64_t a, std::uint64_t b) {
 inline void shuffle(index_t* idx, std::size_t n, SplitMix64& rng) {
     if (n < 2) return;
     if (n * sizeof(index_t) <= l2_cache_bytes() / 2) {
-        for (std::size_t i = n - 1; i >= 1; --i)
-            std::swap(idx[i], idx[static_cast<std::size_t>(mul_high(rng.next(), i + 1))]);
+        for (std::size_t i = n - 1; i >= 1; --i) std::swap(idx[i], idx[draw_below(rng, i + 1)]);
         return;
     }
     constexpr std::size_t kAhead = 16;
     std::size_t drawn[kAhead];  // drawn[s % kAhead]: the draw of step s
     std::size_t next = n - 1;   // the step whose draw comes next; steps run n-1 down to 1
     auto draw = [&] {
-        const std::size_t j = static_cast<std::size_t>(mul_high(rng.next(), next + 1));
+        const std::size_t j = draw_below(rng, next + 1);
         drawn[next % kAhead] = j;
 #if defined(__GNUC__)
         __builtin_prefetch(idx + j, 1, 3);
@@ -181,6 +185,23 @@ class Trainer {
   public:
     Trainer(const Rows<T>& data, const T* y, const index_t* labels) : data_(data), y_(y), labels_(labels) {}
 
+    // The batches of an epoch go in segments of about 32M multiply-adds, with the interrupt
+    // check between them (see epoch()): the rows of a segment, for batches of B rows of per_row
+    // multiply-adds each.
+    static std::size_t segment_rows(std::size_t B, std::size_t per_row) {
+        return std::max<std::size_t>(1, (std::size_t(1) << 25) / (B * per_row + 1)) * B;
+    }
+    static std::size_t batch_rows(std::size_t n, const EpochConfig& cfg) {
+        return cfg.batch_size == 0 ? n : std::min(cfg.batch_size, n);
+    }
+    static std::size_t row_work(const Model<T>& m, const EpochConfig& cfg) {
+        return cfg.loss == LossKind::softmax ? m.d * m.K : m.d;
+    }
+    // Whether an epoch over n rows is one segment, which an interrupt cannot stop midway.
+    static bool one_segment(std::size_t n, const Model<T>& m, const EpochConfig& cfg) {
+        return n <= segment_rows(batch_rows(n, cfg), row_work(m, cfg));
+    }
+
     // One epoch over the rows listed in order[0..n): reshuffled in place first when asked, or,
     // shuffling runs, left as it is and visited run by run in a random order of the runs.
     EpochResult epoch(index_t* order, std::size_t n, SplitMix64& rng, Model<T>& m, OptimConfig<T>& opt,
@@ -193,7 +214,7 @@ class Trainer {
             shuffle(order, n, rng);
         }
         order_n_ = n;
-        const std::size_t B = cfg.batch_size == 0 ? n : std::min(cfg.batch_size, n);
+        const std::size_t B = batch_rows(n, cfg);
         const std::size_t dk = m.d * m.K;
         grad_w_.resize(dk);
         grad_b_.resize(m.K);
@@ -203,7 +224,7 @@ class Trainer {
         // one region spans many batches: its team takes each batch's row blocks (Team). With more
         // threads asked for than there are cores, the team has one per core (the result does
         // not depend on the number of threads).
-        const std::size_t per_row = cfg.loss == LossKind::softmax ? dk : m.d;
+        const std::size_t per_row = row_work(m, cfg);
         int nt = threads_for(cfg.n_threads, std::min(RowBlocks(B).count, B * per_row / 8192 + 1), 1);
 #ifdef _OPENMP
         if (nt > 1) nt = std::min(nt, omp_get_num_procs());  // members spin before they sleep: no more than cores
@@ -224,7 +245,7 @@ class Trainer {
         // the cores are busy with other work, and every batch would wait for a time slice)
         // hands the rest of its segment and the next kSolo segments to the calling thread
         // alone, which gives the same result; then the team is tried again.
-        const std::size_t per_segment = std::max<std::size_t>(1, (std::size_t(1) << 25) / (B * per_row + 1)) * B;
+        const std::size_t per_segment = segment_rows(B, per_row);
         constexpr std::size_t kSolo = 16;
         std::size_t solo = 0;
         EpochConfig one_thread = cfg;

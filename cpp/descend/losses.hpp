@@ -428,23 +428,23 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
     for (std::size_t i = r0; i < r1;) {
         const T* x[2 * R];
         double z[2 * R], yt[2 * R], st[2 * R], loss[2 * R], c[2 * R];
-        const std::size_t ma = prepare(i, x, z, yt, st);
-        if (i + R < r1) {
-            const std::size_t mb = prepare(i + R, x + R, z + R, yt + R, st + R);
+        // the losses of the first `lanes` rows (a constant: the loop stays one of whole vectors)
+        auto losses = [&](auto lanes) DESCEND_INLINE_LAMBDA {
 #pragma omp simd
-            for (std::size_t t = 0; t < 2 * R; ++t) {
+            for (std::size_t t = 0; t < lanes; ++t) {
                 Loss::eval(z[t], yt[t], loss[t], c[t]);
                 c[t] *= st[t];
             }
+        };
+        const std::size_t ma = prepare(i, x, z, yt, st);
+        if (i + R < r1) {
+            const std::size_t mb = prepare(i + R, x + R, z + R, yt + R, st + R);
+            losses(std::integral_constant<std::size_t, 2 * R>{});
             finish(i, ma, x, st, loss, c);
             finish(i + R, mb, x + R, st + R, loss + R, c + R);
             i += 2 * R;
         } else {
-#pragma omp simd
-            for (std::size_t t = 0; t < R; ++t) {
-                Loss::eval(z[t], yt[t], loss[t], c[t]);
-                c[t] *= st[t];
-            }
+            losses(std::integral_constant<std::size_t, R>{});
             finish(i, ma, x, st, loss, c);
             i += R;
         }

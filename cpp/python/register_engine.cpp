@@ -158,15 +158,16 @@ py::dict epoch_impl(const py::array& X_obj, const py::object& y_obj, const py::o
 
     SplitMix64 rng{*rng_arr.mutable_data()};
     index_t* ord_mut = order.mutable_data();
-    // Optional: several epochs in one call, for the epochs too short for the call and the Python
-    // loop around it not to weigh (a 569-row epoch takes about 15 us, the call and the loop
-    // about 10 more). The caller asks for more than one only when no epoch can be interrupted
-    // midway (one segment of work, see Trainer::epoch): a signal is then checked between epochs,
-    // and the epochs done before it are returned, with the signal's exception to raise.
+    // Optional: up to that many epochs in one call, for the epochs too short for the call and the
+    // Python loop around it not to weigh (a 569-row epoch takes about 15 us, the call and the
+    // loop about 10 more). Only epochs an interrupt cannot stop midway (one segment of work, see
+    // Trainer::epoch) run more than one a call: a signal is then checked between epochs, and the
+    // epochs done before it are returned, with the signal's exception to raise.
     std::int64_t n_epochs = 1;
     if (find(cfg_d, "epochs")) {
         n_epochs = get<std::int64_t>(cfg_d, "epochs");
         if (n_epochs < 1) throw py::value_error("epochs must be at least 1");
+        if (!Trainer<T>::one_segment(n, m, cfg)) n_epochs = 1;
     }
     std::unique_ptr<py::error_already_set> pending;  // raised by a signal handler: re-raised after
     std::vector<EpochResult> done;

@@ -138,11 +138,6 @@ class _Training:
         self.loss_limit = np.inf
 
 
-# Multiply-adds of an epoch that the engine runs as one segment at any batch size (it checks for
-# Ctrl-C between segments): epochs this small go to the engine several at a time.
-_SEGMENT_WORK = 1 << 24
-
-
 def _plain_arrays(X, y):
     """Whether (X, y) already has the form validate_data returns: plain NumPy arrays, X 2-D,
     C-ordered float32/float64 with at least one row and one feature, y one-dimensional of X's
@@ -304,13 +299,11 @@ class _LinearBase(BaseEstimator):
         plateau = isinstance(schedule, schedules.Plateau)
         history = self.history_
         scale2 = self._loss_scale()
-        # Epochs after a call's first go to the engine several at a time when nothing runs
-        # between them in Python and none can be interrupted midway (one segment of the
-        # engine's work, checked for Ctrl-C between epochs instead): a small epoch takes about
-        # as long as the call and this loop around it.
+        # Epochs after a call's first are asked of the engine all at once when nothing runs
+        # between them in Python: it runs several in one call when they are small (a small
+        # epoch takes about as long as the call and this loop around it), one otherwise.
         batched = (self._engine is _core.train_epoch and self.callback is None and not self.verbose
-                   and tr.val_index is None and self.tol is None and not plateau
-                   and n_train * tr.coef.size <= _SEGMENT_WORK)
+                   and tr.val_index is None and self.tol is None and not plateau)
         epoch_of_call = 0
         stop = False
         while epoch_of_call < epochs and not stop:
