@@ -548,6 +548,25 @@ def test_order_is_a_permutation():
         np.testing.assert_array_equal(rng, ref_rng)
 
 
+def test_several_epochs_in_one_call_only_when_an_epoch_is_one_segment():
+    """An epoch of more than one segment (about 32M multiply-adds, Ctrl-C checked between them)
+    runs alone even when more are asked for: Ctrl-C must never stop one of several midway."""
+    rng = np.random.default_rng(17)
+    n, d, K = 3000, 1200, 10  # 12,000 multiply-adds a row, 32 rows a batch: 2,784 rows a segment
+    X = rng.standard_normal((n, d))
+    labels = rng.integers(0, K, n)
+    state = [[None] * 3, [None] * 3]
+    out = _core.train_epoch(X, None, labels, None, np.arange(n, dtype=np.int64), np.array([1], dtype=np.uint64),
+                            np.zeros((d, K)), np.zeros(K), state, opt_dict(), sched_dict(lr=0.01),
+                            cfg_dict(LOSSES["softmax"], batch_size=32, epochs=3))
+    assert len(out["epochs"]) == 1 and out["steps"] == -(-n // 32)
+    small = X[:2000].copy()  # 2,000 rows: one segment, so the three epochs run
+    out = _core.train_epoch(small, None, labels[:2000].copy(), None, np.arange(2000, dtype=np.int64),
+                            np.array([1], dtype=np.uint64), np.zeros((d, K)), np.zeros(K), state, opt_dict(),
+                            sched_dict(lr=0.01), cfg_dict(LOSSES["softmax"], batch_size=32, epochs=3))
+    assert len(out["epochs"]) == 3
+
+
 def test_a_large_shuffle_follows_the_reference():
     """Ids beyond half a core's L2 cache are shuffled with the draws made ahead: still the
     reference's permutation."""
