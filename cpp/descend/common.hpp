@@ -252,14 +252,13 @@ class Team {
         ctx_ = &fn;
         const char frame = 0;  // in the lowest of the frames that hold fn and what it refers to
         frames_ = &frame;
-        done_.store(0);
+        done_target_ += static_cast<std::uint32_t>(size_ - 1);  // wraps around with done_
         std::uint32_t g = gen_.load() + 1;
         if (g == kStop) g = 0;  // the step count wraps around, never onto kStop
         gen_.store(g);
         fn(0);
-        const std::uint32_t helpers = static_cast<std::uint32_t>(size_ - 1);
         Upcoming& up = upcoming();
-        late_ += done_.wait_until([&] { return done_.load() == helpers; }, [&] { return up.fetch_one(); });
+        late_ += done_.wait_until([&] { return done_.load() == done_target_; }, [&] { return up.fetch_one(); });
     }
 
     // Steps after which the caller waited long for its helpers: they were not running (more
@@ -311,8 +310,9 @@ class Team {
     void* ctx_ = nullptr;
     const void* frames_ = nullptr;  // see fetch_frames
     std::size_t late_ = 0;
+    std::uint32_t done_target_ = 0;  // what done_ reads once the helpers are done with the step
     Signal gen_;   // the step posted last, or kStop
-    Signal done_;  // helpers done with it
+    Signal done_;  // steps the helpers are done with, added up (never reset: only helpers write it)
 };
 
 // Calls fn(i, after) for i in [0, count) on nt threads, each a contiguous share (as OpenMP's

@@ -270,18 +270,6 @@ inline void axpy_rows8f(float* DESCEND_RESTRICT acc, const float* const* x, cons
                   ((c4 * x4[j] + c5 * x5[j]) + (c6 * x6[j] + c7 * x7[j]));
 }
 
-// acc += sum_t c[t] * x_t over four rows at once: one pass over acc for four rows.
-template <class T, std::size_t R>
-inline void axpy_rows(double* DESCEND_RESTRICT acc, const T* const* x, const double* c, std::size_t d) {
-    static_assert(R == 4, "four rows per pass");
-    const T *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
-    const double c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
-#pragma omp simd
-    for (std::size_t j = 0; j < d; ++j)
-        acc[j] += c0 * static_cast<double>(x0[j]) + c1 * static_cast<double>(x1[j]) +
-                  c2 * static_cast<double>(x2[j]) + c3 * static_cast<double>(x3[j]);
-}
-
 // A lambda inside a function compiled for several x86-64 levels is compiled for the baseline
 // unless it is inlined.
 #if defined(__GNUC__)
@@ -289,6 +277,26 @@ inline void axpy_rows(double* DESCEND_RESTRICT acc, const T* const* x, const dou
 #else
 #define DESCEND_INLINE_LAMBDA
 #endif
+
+// acc += sum_t c[t] * x_t over four rows (Rows == 4) or eight (Rows == 8) in one pass over acc,
+// the eight as two sums of four: one load and store of acc for eight rows, not two.
+template <std::size_t Rows, class T>
+inline void axpy_rows(double* DESCEND_RESTRICT acc, const T* const* x, const double* c, std::size_t d) {
+    static_assert(Rows == 4 || Rows == 8, "four or eight rows per pass");
+    const T *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+    const T *x4 = x[Rows - 4], *x5 = x[Rows - 3], *x6 = x[Rows - 2], *x7 = x[Rows - 1];
+    const double c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
+    const double c4 = c[Rows - 4], c5 = c[Rows - 3], c6 = c[Rows - 2], c7 = c[Rows - 1];
+    auto at = [&](std::size_t j) DESCEND_INLINE_LAMBDA {
+        const double a = c0 * static_cast<double>(x0[j]) + c1 * static_cast<double>(x1[j]) +
+                         c2 * static_cast<double>(x2[j]) + c3 * static_cast<double>(x3[j]);
+        if constexpr (Rows == 4) return a;
+        return a + (c4 * static_cast<double>(x4[j]) + c5 * static_cast<double>(x5[j]) +
+                    c6 * static_cast<double>(x6[j]) + c7 * static_cast<double>(x7[j]));
+    };
+#pragma omp simd
+    for (std::size_t j = 0; j < d; ++j) acc[j] += at(j);
+}
 
 // Rows in order after which the hardware's stream prefetch is left to fetch float64 rows.
 constexpr std::size_t kStream = 32;
@@ -416,8 +424,10 @@ DESCEND_CLONES void linear_block(const Rows<T> rows, const T* y, const T* w, dou
                 return;
             }
         }
-        axpy_rows<T, 4>(acc, x, c, d);
-        if (m > 4) axpy_rows<T, 4>(acc, x + 4, c + 4, d);
+        if (m > 4)
+            axpy_rows<8>(acc, x, c, d);
+        else
+            axpy_rows<4>(acc, x, c, d);
     };
     // Two tiles at a time where there are two: their losses, a long chain of dependent vector
     // operations each (the logistic loss: about 50 ns a tile), in one loop, so that the two
@@ -625,12 +635,16 @@ double* blocked_sum(std::size_t n_rows, std::size_t width, std::size_t sum_width
                     int n_threads, std::vector<double>& buf, Block&& block, Team* team = nullptr) {
     const RowBlocks blocks(n_rows);
     const std::size_t nb = blocks.count;
-    buf.assign(nb * width + sum_width, 0.0);
+    buf.resize(nb * width + sum_width);
     double* out = buf.data() + nb * width;
     const int nt = threads_for(n_threads, std::min(nb, n_rows * work_per_row / 8192 + 1), 1);
     parallel_for(team, nt, nb, [&](std::size_t b, std::size_t after) {
         const std::size_t ahead = after < nb ? blocks.begin(after) : n_rows + blocks.begin(after - nb);
-        block(blocks.begin(b), blocks.end(b), buf.data() + b * width, ahead);
+        // zeroed by the thread that fills it: the calling thread's writes would have to cross
+        // to the block's thread's core, and the next step wait for them
+        double* acc = buf.data() + b * width;
+        std::fill(acc, acc + width, 0.0);
+        block(blocks.begin(b), blocks.end(b), acc, ahead);
     });
     if (sum_width * nb > (1u << 16) && nt > 1) {
         parallel_for(team, nt, sum_width, [&](std::size_t j, std::size_t) {
