@@ -131,12 +131,11 @@ DESCEND_CLONES void adam_kernel(T* DESCEND_RESTRICT p, const T* DESCEND_RESTRICT
     }
 }
 
+// The update of cnt elements of slot s from off, on the calling thread.
 template <class T>
-void adam_step(const std::vector<Slot<T>>& slots, const AdamHyper<T>& h, int n_threads) {
+void adam_update(const Slot<T>& s, std::size_t off, std::size_t cnt, const AdamHyper<T>& h) {
     auto run = [&](auto kernel) {
-        for_each_chunk(slots, n_threads, [&](const Slot<T>& s, std::size_t off, std::size_t cnt) {
-            kernel(s.param + off, s.grad + off, s.s0 + off, s.s1 + off, s.s2 ? s.s2 + off : nullptr, cnt, h);
-        });
+        kernel(s.param + off, s.grad + off, s.s0 + off, s.s1 + off, s.s2 ? s.s2 + off : nullptr, cnt, h);
     };
     if (h.decoupled) {
         if (h.amsgrad) run(adam_kernel<T, true, true>);
@@ -148,10 +147,21 @@ void adam_step(const std::vector<Slot<T>>& slots, const AdamHyper<T>& h, int n_t
 }
 
 template <class T>
+void adam_step(const std::vector<Slot<T>>& slots, const AdamHyper<T>& h, int n_threads) {
+    for_each_chunk(slots, n_threads,
+                   [&](const Slot<T>& s, std::size_t off, std::size_t cnt) { adam_update(s, off, cnt, h); });
+}
+
+// The update of cnt elements of slot s from off, on the calling thread.
+template <class T>
+void sgd_update(const Slot<T>& s, std::size_t off, std::size_t cnt, const SgdHyper<T>& h) {
+    sgd_kernel<T>(s.param + off, s.grad + off, s.s0 ? s.s0 + off : nullptr, cnt, h);
+}
+
+template <class T>
 void sgd_step(const std::vector<Slot<T>>& slots, const SgdHyper<T>& h, int n_threads) {
-    for_each_chunk(slots, n_threads, [&](const Slot<T>& s, std::size_t off, std::size_t cnt) {
-        sgd_kernel<T>(s.param + off, s.grad + off, s.s0 ? s.s0 + off : nullptr, cnt, h);
-    });
+    for_each_chunk(slots, n_threads,
+                   [&](const Slot<T>& s, std::size_t off, std::size_t cnt) { sgd_update(s, off, cnt, h); });
 }
 
 // ---- RMSprop, centered and with momentum (torch.optim.RMSprop) ------------------------------
@@ -189,13 +199,12 @@ DESCEND_CLONES void rmsprop_kernel(T* DESCEND_RESTRICT p, const T* DESCEND_RESTR
     }
 }
 
+// The update of cnt elements of slot s from off, on the calling thread.
 template <class T>
-void rmsprop_step(const std::vector<Slot<T>>& slots, const RmspropHyper<T>& h, int n_threads) {
+void rmsprop_update(const Slot<T>& s, std::size_t off, std::size_t cnt, const RmspropHyper<T>& h) {
     auto run = [&](auto kernel) {
-        for_each_chunk(slots, n_threads, [&](const Slot<T>& s, std::size_t off, std::size_t cnt) {
-            auto at = [off](T* q) { return q ? q + off : nullptr; };
-            kernel(s.param + off, s.grad + off, s.s0 + off, at(s.s1), at(s.s2), cnt, h);
-        });
+        auto at = [off](T* q) { return q ? q + off : nullptr; };
+        kernel(s.param + off, s.grad + off, s.s0 + off, at(s.s1), at(s.s2), cnt, h);
     };
     const bool mom = h.momentum != T(0);
     if (h.centered) {
@@ -205,6 +214,12 @@ void rmsprop_step(const std::vector<Slot<T>>& slots, const RmspropHyper<T>& h, i
         if (mom) run(rmsprop_kernel<T, false, true>);
         else run(rmsprop_kernel<T, false, false>);
     }
+}
+
+template <class T>
+void rmsprop_step(const std::vector<Slot<T>>& slots, const RmspropHyper<T>& h, int n_threads) {
+    for_each_chunk(slots, n_threads,
+                   [&](const Slot<T>& s, std::size_t off, std::size_t cnt) { rmsprop_update(s, off, cnt, h); });
 }
 
 // ---- Global gradient norm and clipping (torch.nn.utils.clip_grad_norm_) ---------------------
