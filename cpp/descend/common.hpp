@@ -170,6 +170,19 @@ class Signal {
         word_.fetch_add(v, std::memory_order_seq_cst);
         wake();
     }
+    // store() for a thread with work of its own to do at once: the store does not wait until the
+    // other cores have seen it (a full barrier would: the waiters' cores hold the word's line, and
+    // taking it back took some 0.2 us a step here). A waiter that may have gone to sleep before
+    // the new word was visible is woken only by a later wake_sleepers(), which the caller must
+    // make before it waits for the waiters in turn.
+    void publish(std::uint32_t v) {
+        word_.store(v, std::memory_order_release);
+        if (sleepers_.load(std::memory_order_relaxed) > 0) wake();  // asleep already: at once
+    }
+    void wake_sleepers() {
+        std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with the sleeper's fetch_add
+        wake();
+    }
 
     // Returns once ready() (which reads the word) holds: true when that took over 100 us, so
     // long that the thread waited for one that was not running.
@@ -255,8 +268,11 @@ class Team {
         done_target_ += static_cast<std::uint32_t>(size_ - 1);  // wraps around with done_
         std::uint32_t g = gen_.load() + 1;
         if (g == kStop) g = 0;  // the step count wraps around, never onto kStop
-        gen_.store(g);
+        gen_.publish(g);
         fn(0);
+        // helpers done with the step saw it: none can be asleep before it (waking those asleep
+        // after it would cost a system call a step when they sleep at once, OMP_WAIT_POLICY=passive)
+        if (done_.load() != done_target_) gen_.wake_sleepers();
         Upcoming& up = upcoming();
         late_ += done_.wait_until([&] { return done_.load() == done_target_; }, [&] { return up.fetch_one(); });
     }
