@@ -407,7 +407,7 @@ class Trainer {
     // One optimizer step. Weight decay, like the penalty, acts on the weights only: the
     // intercept takes the same step without it. Weights too few to split over threads (always,
     // when a team runs the epoch) are updated by direct calls, without the step functions' slot
-    // lists and chunking (a 1M x 100 epoch on two threads 0.97x the time, float32 0.97x).
+    // lists and chunking (a 1M x 100 epoch on two threads 0.97-0.99x the time).
     void apply(Model<T>& m, OptimConfig<T>& opt, double lr, std::int64_t t, int n_threads) {
         const Slot<T> weights{m.coef, grad_w_.data(), m.state[0][0], m.state[0][1], m.state[0][2], m.d * m.K};
         const Slot<T> intercept{m.intercept, grad_b_.data(), m.state[1][0], m.state[1][1], m.state[1][2], m.K};

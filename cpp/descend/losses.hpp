@@ -290,9 +290,11 @@ inline void axpy_rows(double* DESCEND_RESTRICT acc, const T* const* x, const dou
     auto at = [&](std::size_t j) DESCEND_INLINE_LAMBDA {
         const double a = c0 * static_cast<double>(x0[j]) + c1 * static_cast<double>(x1[j]) +
                          c2 * static_cast<double>(x2[j]) + c3 * static_cast<double>(x3[j]);
-        if constexpr (Rows == 4) return a;
-        return a + (c4 * static_cast<double>(x4[j]) + c5 * static_cast<double>(x5[j]) +
-                    c6 * static_cast<double>(x6[j]) + c7 * static_cast<double>(x7[j]));
+        if constexpr (Rows == 4)
+            return a;
+        else
+            return a + (c4 * static_cast<double>(x4[j]) + c5 * static_cast<double>(x5[j]) +
+                        c6 * static_cast<double>(x6[j]) + c7 * static_cast<double>(x7[j]));
     };
 #pragma omp simd
     for (std::size_t j = 0; j < d; ++j) acc[j] += at(j);
