@@ -213,7 +213,6 @@ class Trainer {
         } else if (cfg.shuffle) {
             shuffle(order, n, rng);
         }
-        order_n_ = n;
         const std::size_t B = batch_rows(n, cfg);
         const std::size_t dk = m.d * m.K;
         grad_w_.resize(dk);
@@ -256,15 +255,15 @@ class Trainer {
             std::size_t next;  // where the first batch not run starts
             bool ok;
             if (team && solo == 0) {
-                ok = team_batches(order, start, stop, B, nt, m, opt, sched, cfg, res, next);
+                ok = team_batches(order, n, start, stop, B, nt, m, opt, sched, cfg, res, next);
                 if (ok && next < stop) {  // the team gave way
                     solo = kSolo;
-                    ok = batches(order, next, stop, B, m, opt, sched, one_thread, res, next);
+                    ok = batches(order, n, next, stop, B, m, opt, sched, one_thread, res, next);
                 }
             } else {
                 const bool alone = solo > 0;
                 solo -= alone;
-                ok = batches(order, start, stop, B, m, opt, sched, alone ? one_thread : cfg, res, next);
+                ok = batches(order, n, start, stop, B, m, opt, sched, alone ? one_thread : cfg, res, next);
             }
             if (!ok) return res;
             start = stop;
@@ -278,9 +277,9 @@ class Trainer {
 
   private:
     // Batches over order[start..stop), B rows each, in one parallel region whose team takes
-    // each batch's row blocks (Team); res, next and the result as in batches().
-    bool team_batches(const index_t* order, std::size_t start, std::size_t stop, std::size_t B, int nt,
-                      Model<T>& m, OptimConfig<T>& opt, const Schedule& sched, const EpochConfig& cfg,
+    // each batch's row blocks (Team); n, res, next and the result as in batches().
+    bool team_batches(const index_t* order, std::size_t n, std::size_t start, std::size_t stop, std::size_t B,
+                      int nt, Model<T>& m, OptimConfig<T>& opt, const Schedule& sched, const EpochConfig& cfg,
                       EpochResult& res, std::size_t& next) {
 #ifdef _OPENMP
         bool ok = true;
@@ -293,7 +292,7 @@ class Trainer {
             if (omp_get_thread_num() == 0) {
                 team_ = &team;
                 try {
-                    ok = batches(order, start, stop, B, m, opt, sched, cfg, res, next);
+                    ok = batches(order, n, start, stop, B, m, opt, sched, cfg, res, next);
                 } catch (...) {
                     error = std::current_exception();
                 }
@@ -307,15 +306,16 @@ class Trainer {
         return ok;
 #else
         (void)nt;
-        return batches(order, start, stop, B, m, opt, sched, cfg, res, next);
+        return batches(order, n, start, stop, B, m, opt, sched, cfg, res, next);
 #endif
     }
 
-    // The batches over order[begin..stop), B rows each, added into res; next: where the first
-    // batch not run starts (stop, unless a team's caller waited long for its helpers after
-    // kLate batches). Returns false when training diverged (res says where).
-    bool batches(const index_t* order, std::size_t begin, std::size_t stop, std::size_t B, Model<T>& m,
-                 OptimConfig<T>& opt, const Schedule& sched, const EpochConfig& cfg, EpochResult& res,
+    // The batches over order[begin..stop), B rows each, added into res; n: the rows of the
+    // epoch's order, whose next batches' rows are fetched ahead; next: where the first batch not
+    // run starts (stop, unless a team's caller waited long for its helpers after kLate batches).
+    // Returns false when training diverged (res says where).
+    bool batches(const index_t* order, std::size_t n, std::size_t begin, std::size_t stop, std::size_t B,
+                 Model<T>& m, OptimConfig<T>& opt, const Schedule& sched, const EpochConfig& cfg, EpochResult& res,
                  std::size_t& next) {
         constexpr std::size_t kLate = 4;
         const std::size_t dk = m.d * m.K;
@@ -329,7 +329,7 @@ class Trainer {
             Rows<T> rows = data_;
             rows.index = order + start;
             rows.n = bn;
-            rows.n_ahead = order_n_ - (start + bn);  // the next batches' rows: fetched ahead
+            rows.n_ahead = n - (start + bn);  // the next batches' rows: fetched ahead
             double ws = static_cast<double>(bn);
             if (rows.sample_weight) {
                 ws = 0;
@@ -459,7 +459,6 @@ class Trainer {
     std::vector<double> buf_;
     std::vector<Slot<T>> weight_slots_;  // apply(): no allocation per step
     std::vector<index_t> visit_, runs_;  // shuffled runs: the epoch's order, the run ids
-    std::size_t order_n_ = 0;            // rows in the epoch's order
     Team* team_ = nullptr;               // during an epoch's parallel region
 };
 
