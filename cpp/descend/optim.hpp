@@ -29,15 +29,16 @@ constexpr std::size_t kChunk = std::size_t(1) << 16;
 // region: the training engine keeps one region open across an epoch's steps only then.
 inline bool step_runs_inline(std::size_t total) { return total < kChunk; }
 
-// Calls fn(slot, offset, count) over all slots, split into fixed chunks spread over threads.
-// Work too small for a second thread runs inline: no parallel region, no allocation.
-template <class T, class Fn>
-void for_each_chunk(const std::vector<Slot<T>>& slots, int n_threads, Fn&& fn) {
+// Calls fn(slot, offset, count) over all slots (a std::vector or std::array of Slot), split into
+// fixed chunks spread over threads. Work too small for a second thread runs inline: no parallel
+// region, no allocation.
+template <class Slots, class Fn>
+void for_each_chunk(const Slots& slots, int n_threads, Fn&& fn) {
     std::size_t total = 0;
-    for (const Slot<T>& s : slots) total += s.size;
+    for (const auto& s : slots) total += s.size;
     const int nt = step_runs_inline(total) ? 1 : threads_for(n_threads, total, kChunk / 2);
     if (nt == 1) {
-        for (const Slot<T>& s : slots)
+        for (const auto& s : slots)
             for (std::size_t off = 0; off < s.size; off += kChunk) fn(s, off, std::min(kChunk, s.size - off));
         return;
     }
@@ -131,11 +132,12 @@ DESCEND_CLONES void adam_kernel(T* DESCEND_RESTRICT p, const T* DESCEND_RESTRICT
     }
 }
 
-// The update of cnt elements of slot s from off, on the calling thread.
-template <class T>
-void adam_update(const Slot<T>& s, std::size_t off, std::size_t cnt, const AdamHyper<T>& h) {
+template <class T, class Slots>
+void adam_step(const Slots& slots, const AdamHyper<T>& h, int n_threads) {
     auto run = [&](auto kernel) {
-        kernel(s.param + off, s.grad + off, s.s0 + off, s.s1 + off, s.s2 ? s.s2 + off : nullptr, cnt, h);
+        for_each_chunk(slots, n_threads, [&](const Slot<T>& s, std::size_t off, std::size_t cnt) {
+            kernel(s.param + off, s.grad + off, s.s0 + off, s.s1 + off, s.s2 ? s.s2 + off : nullptr, cnt, h);
+        });
     };
     if (h.decoupled) {
         if (h.amsgrad) run(adam_kernel<T, true, true>);
@@ -146,22 +148,11 @@ void adam_update(const Slot<T>& s, std::size_t off, std::size_t cnt, const AdamH
     }
 }
 
-template <class T>
-void adam_step(const std::vector<Slot<T>>& slots, const AdamHyper<T>& h, int n_threads) {
-    for_each_chunk(slots, n_threads,
-                   [&](const Slot<T>& s, std::size_t off, std::size_t cnt) { adam_update(s, off, cnt, h); });
-}
-
-// The update of cnt elements of slot s from off, on the calling thread.
-template <class T>
-void sgd_update(const Slot<T>& s, std::size_t off, std::size_t cnt, const SgdHyper<T>& h) {
-    sgd_kernel<T>(s.param + off, s.grad + off, s.s0 ? s.s0 + off : nullptr, cnt, h);
-}
-
-template <class T>
-void sgd_step(const std::vector<Slot<T>>& slots, const SgdHyper<T>& h, int n_threads) {
-    for_each_chunk(slots, n_threads,
-                   [&](const Slot<T>& s, std::size_t off, std::size_t cnt) { sgd_update(s, off, cnt, h); });
+template <class T, class Slots>
+void sgd_step(const Slots& slots, const SgdHyper<T>& h, int n_threads) {
+    for_each_chunk(slots, n_threads, [&](const Slot<T>& s, std::size_t off, std::size_t cnt) {
+        sgd_kernel<T>(s.param + off, s.grad + off, s.s0 ? s.s0 + off : nullptr, cnt, h);
+    });
 }
 
 // ---- RMSprop, centered and with momentum (torch.optim.RMSprop) ------------------------------
@@ -199,12 +190,13 @@ DESCEND_CLONES void rmsprop_kernel(T* DESCEND_RESTRICT p, const T* DESCEND_RESTR
     }
 }
 
-// The update of cnt elements of slot s from off, on the calling thread.
-template <class T>
-void rmsprop_update(const Slot<T>& s, std::size_t off, std::size_t cnt, const RmspropHyper<T>& h) {
+template <class T, class Slots>
+void rmsprop_step(const Slots& slots, const RmspropHyper<T>& h, int n_threads) {
     auto run = [&](auto kernel) {
-        auto at = [off](T* q) { return q ? q + off : nullptr; };
-        kernel(s.param + off, s.grad + off, s.s0 + off, at(s.s1), at(s.s2), cnt, h);
+        for_each_chunk(slots, n_threads, [&](const Slot<T>& s, std::size_t off, std::size_t cnt) {
+            auto at = [off](T* q) { return q ? q + off : nullptr; };
+            kernel(s.param + off, s.grad + off, s.s0 + off, at(s.s1), at(s.s2), cnt, h);
+        });
     };
     const bool mom = h.momentum != T(0);
     if (h.centered) {
@@ -214,12 +206,6 @@ void rmsprop_update(const Slot<T>& s, std::size_t off, std::size_t cnt, const Rm
         if (mom) run(rmsprop_kernel<T, false, true>);
         else run(rmsprop_kernel<T, false, false>);
     }
-}
-
-template <class T>
-void rmsprop_step(const std::vector<Slot<T>>& slots, const RmspropHyper<T>& h, int n_threads) {
-    for_each_chunk(slots, n_threads,
-                   [&](const Slot<T>& s, std::size_t off, std::size_t cnt) { rmsprop_update(s, off, cnt, h); });
 }
 
 // ---- Global gradient norm and clipping (torch.nn.utils.clip_grad_norm_) ---------------------
