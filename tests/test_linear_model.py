@@ -194,14 +194,57 @@ def test_later_partial_fit_calls_with_plain_arrays_check_as_validate_data_does(c
         named.partial_fit(X, y)
 
 
-def test_warm_start_continues_from_the_current_model():
+@pytest.mark.parametrize("schedule", ["cosine", "constant", "plateau"])
+def test_warm_start_fit_is_a_new_fit_from_the_current_model(schedule):
+    # as scikit-learn's SGD estimators: the coefficients carry over; the optimizer's state, the
+    # schedule (a cosine that ended at 0 starts again), n_iter_ and history_ start anew
     X, _, y, _ = standardized(load_diabetes)
-    cold = LinearRegression(max_iter=3, random_state=0).fit(X, y)
-    warm = LinearRegression(max_iter=3, random_state=0, warm_start=True).fit(X, y)
-    first = warm.history_["loss"][-1]
+    cold = LinearRegression(max_iter=3, random_state=0, schedule=schedule).fit(X, y)
+    warm = LinearRegression(max_iter=3, random_state=0, schedule=schedule, warm_start=True).fit(X, y)
+    np.testing.assert_array_equal(warm.coef_, cold.coef_)
     warm.fit(X, y)
-    assert warm.n_iter_ == 6 and warm.history_["loss"][3] < first
-    assert cold.n_iter_ == 3
+    assert warm.n_iter_ == 3 and warm.t_ == cold.t_ and len(warm.history_["loss"]) == 3
+    assert warm.history_["learning_rate"] == cold.history_["learning_rate"]
+    assert warm.history_["loss"][0] < cold.history_["loss"][0]  # it went on from the trained model
+    # a new target: the refit follows it (a cosine schedule kept from the first fit would be at 0)
+    X = np.random.default_rng(0).standard_normal((500, 4))
+    w = np.array([1.0, 2.0, 3.0, 4.0])
+    moved = LinearRegression(max_iter=20, random_state=0, schedule=schedule, penalty=None, warm_start=True)
+    moved.fit(X, X @ -w)
+    moved.fit(X, X @ w + 5.0)
+    np.testing.assert_allclose(moved.coef_, w, atol=0.05)
+    # no model to start from that fits the data: a clear error, the estimator unchanged
+    with pytest.raises(ValueError, match=r"warm_start=True: .*needs 3 coefficients \(X has 3 features\)"):
+        moved.fit(X[:, 1:], X[:, 1:] @ w[1:])
+    np.testing.assert_allclose(moved.coef_, w, atol=0.05)
+
+
+def test_warm_start_classifier_keeps_its_coefficients_and_checks_the_classes():
+    X, _, y, _ = standardized(load_breast_cancer)
+    model = LogisticRegression(max_iter=5, random_state=0, warm_start=True).fit(X, y)
+    coef = model.coef_.copy()
+    model.set_params(max_iter=1, learning_rate=1e-12).fit(X, y)  # a step too small to change anything
+    np.testing.assert_allclose(model.coef_, coef, rtol=1e-9)
+    with pytest.raises(ValueError, match=r"warm_start=True: .*y 3 classes"):
+        model.fit(X, np.arange(len(y)) % 3)
+
+
+@pytest.mark.parametrize("kind", ["linear", "binary", "multinomial"])
+def test_partial_fit_with_X_in_the_other_float_type_carries_the_model_over(kind):
+    X, _, y, _ = standardized(load_breast_cancer)
+    if kind == "multinomial":
+        y = np.digitize(X[:, 0], [-0.5, 0.5])
+    model = (LinearRegression if kind == "linear" else LogisticRegression)(random_state=0, schedule="constant")
+    extra = {} if kind == "linear" else dict(classes=np.unique(y))
+    for _ in range(20):
+        model.partial_fit(X, y, **extra)
+        extra = {}
+    before, n_iter = model.score(X, y), model.n_iter_
+    model.partial_fit(X[:32].astype(np.float32), y[:32])
+    assert model.n_iter_ == n_iter + 1 and model.coef_.dtype == np.float32
+    assert model.score(X, y) > before - 0.02  # one more small epoch, not a model started anew
+    model.partial_fit(X, y)  # and back
+    assert model.coef_.dtype == np.float64 and model.score(X, y) > before - 0.02
 
 
 def test_same_seed_same_model_whatever_the_thread_count():
@@ -232,6 +275,111 @@ def test_divergence_is_explained_and_the_model_stays_finite():
     assert np.all(np.isfinite(model.predict(X)))
     # the suggested rate still trains a useful model with plain SGD? at least a far smaller one does
     LinearRegression(optimizer="sgd", learning_rate=err.suggested_learning_rate / 100, max_iter=5).fit(X, y)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "sgd"])
+@pytest.mark.parametrize("cls", [LinearRegression, LogisticRegression])
+def test_a_blow_up_in_the_first_epoch_is_divergence(optimizer, cls):
+    # Adam's and RMSprop's steps are bounded by the rate: a huge rate makes the loss huge but
+    # finite; the first epoch is held to a limit too (a loss 1e8 times the starting model's)
+    X, _, y, _ = standardized(load_breast_cancer)
+    model = cls(optimizer=optimizer, learning_rate=1e8, max_iter=20, random_state=0)
+    with pytest.raises(descend.DivergenceError, match="diverged at epoch 1,") as info:
+        model.fit(X, y)
+    assert info.value.epoch == 1
+    assert np.all(np.isfinite(model.coef_))
+
+
+def test_a_first_partial_fit_of_zero_loss_sets_no_divergence_trap():
+    # the limit is set by each call's starting loss (at least 1), not by the first call's loss
+    X, _, y, _ = standardized(load_diabetes)
+    model = LinearRegression(random_state=0)
+    model.partial_fit(X[:1], y[:1])  # one row: its loss is 0 after standardizing y
+    model.partial_fit(X, y)
+    assert np.isfinite(model.history_["loss"][-1])
+
+
+def test_partial_fit_leaves_early_stopping_to_fit():
+    # as scikit-learn's: a stream's calls see different data, whose losses do not compare
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2000, 4))
+    y1, y2 = X @ [1.0, 2.0, 3.0, 4.0], X @ [-4.0, 1.0, 0.0, 2.0] + rng.standard_normal(2000)
+    model = LinearRegression(early_stopping=True, schedule="constant", random_state=0)
+    for _ in range(10):
+        model.partial_fit(X, y1)
+    for _ in range(30):
+        model.partial_fit(X, y2)
+    assert model.score(X, y2) > 0.9 and model.history_["val_loss"][-1] is None
+
+
+def test_each_partial_fit_call_is_one_epoch_of_the_schedule_whatever_its_size():
+    X, _, y, _ = standardized(load_diabetes)
+    model = LinearRegression(schedule=descend.schedules.Step(step_size=1, gamma=0.5), learning_rate=0.01,
+                             batch_size=8, random_state=0)
+    for rows in (200, 16, 331, 9, 64):  # 25, 2, 42, 2 and 8 batches
+        model.partial_fit(X[:rows], y[:rows])
+    np.testing.assert_allclose(model.history_["learning_rate"], 0.01 * 0.5 ** np.arange(5))
+    # the same with fit's epochs: every epoch's last rate, reference and C++ alike
+    fitted = LinearRegression(schedule="cosine", max_iter=4, batch_size=100, random_state=0).fit(X, y)
+    replayed = reference.fit(fitted, X, y)
+    np.testing.assert_allclose(fitted.history_["learning_rate"], replayed.history_["learning_rate"], rtol=1e-12)
+
+
+def test_partial_fit_past_the_end_of_a_cosine_says_the_rate_is_zero():
+    X, _, y, _ = standardized(load_diabetes)
+    model = LinearRegression(max_iter=3, random_state=0)
+    for _ in range(3):
+        model.partial_fit(X, y)
+    with pytest.warns(UserWarning, match="annealed the learning rate to 0 over max_iter=3"):
+        model.partial_fit(X, y)
+    model.partial_fit(X, y)  # said once
+    assert model.history_["learning_rate"][-1] == 0.0
+
+
+def test_plateau_stops_once_its_rate_is_at_the_floor():
+    X, _, y, _ = standardized(load_diabetes)
+    model = LinearRegression(schedule="plateau", max_iter=2000, random_state=0).fit(X, y)
+    floor = descend.schedules.Plateau().min_ratio
+    assert model.n_iter_ < 2000
+    assert model.history_["learning_rate"][-1] < model.learning_rate * floor / descend.schedules.Plateau().factor
+
+
+@pytest.mark.parametrize("name, value", [("fit_intercept", "no"), ("early_stopping", 1), ("warm_start", None),
+                                         ("verbose", "x"), ("verbose", -1)])
+def test_flags_are_checked(name, value):
+    X, _, y, _ = standardized(load_diabetes)
+    with pytest.raises(ValueError, match=f"^{name} must be"):
+        LinearRegression(**{name: value}).fit(X, y)
+
+
+def test_partial_fit_classes_must_not_change_and_must_hold_the_labels():
+    X, _, y, _ = standardized(load_breast_cancer)
+    with pytest.raises(ValueError, match=r"y holds labels not in classes: \[1\]"):
+        LogisticRegression().partial_fit(X, y, classes=[0, 2])
+    model = LogisticRegression().partial_fit(X, y, classes=[0, 1])
+    model.partial_fit(X, y, classes=[1, 0])  # the same labels
+    with pytest.raises(ValueError, match="is not the same as on the first call"):
+        model.partial_fit(X, y, classes=[0, 1, 2])
+
+
+@pytest.mark.parametrize("multinomial", [False, True])
+def test_probabilities_are_in_the_models_float_type(multinomial):
+    X, _, y, _ = standardized(load_breast_cancer)
+    if multinomial:
+        y = np.digitize(X[:, 0], [-0.5, 0.5])
+    model = LogisticRegression(max_iter=2, random_state=0).fit(X.astype(np.float32), y)
+    assert model.predict_proba(X.astype(np.float32)).dtype == np.float32
+
+
+def test_targets_of_any_finite_size():
+    X, _, y, _ = standardized(load_diabetes)
+    base = LinearRegression(max_iter=20, random_state=0).fit(X, y)
+    large = LinearRegression(max_iter=20, random_state=0).fit(X, y * 1e152)  # np.std(y) alone overflows
+    np.testing.assert_allclose(large.coef_ / 1e152, base.coef_, rtol=1e-6)
+    with pytest.raises(ValueError, match="too large: the squared error overflows float64"):
+        LinearRegression().fit(X, y * 1e200)
+    with pytest.raises(ValueError, match="too large for a float32 model"):
+        LinearRegression().fit(X.astype(np.float32), y * 1e40)
 
 
 def seconds_to_stop_after_ctrl_c(model, X, y, after):

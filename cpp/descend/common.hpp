@@ -206,7 +206,8 @@ class Signal {
         }
         const auto since = std::chrono::steady_clock::now();
         auto long_wait = [&] { return std::chrono::steady_clock::now() - since > std::chrono::microseconds(100); };
-        for (int i = 0; i < policy.yields || !policy.sleep || !kCanSleep; ++i) {
+        const bool sleeps = policy.sleep && kCanSleep;
+        for (int i = 0; !sleeps || i < policy.yields; i += sleeps) {  // never sleeping: yields without count
             if (ready()) return long_wait();
             std::this_thread::yield();
         }

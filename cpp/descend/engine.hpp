@@ -101,7 +101,10 @@ enum class LossKind { squared_error = 0, logistic = 1, softmax = 2 };
 enum class OptimKind { sgd = 0, adam = 1, rmsprop = 2 };
 enum class ScheduleKind { constant = 0, step = 1, exponential = 2, cosine = 3, invscaling = 4 };
 
-// Learning rate at global step t (1-based): lr * scale * warm-up(t) * schedule(t).
+// Learning rate at global step t (1-based): lr * scale * warm-up(s) * schedule(s), at the
+// schedule's step s = t + offset. The offset counts the schedule in epochs when they are not all
+// of steps_per_epoch steps (partial_fit calls on chunks of other sizes, batches of zero weight
+// skipped): each epoch's first step is then epoch * steps_per_epoch + 1 (see epoch_offset).
 struct Schedule {
     ScheduleKind kind = ScheduleKind::constant;
     double lr = 0.01;
@@ -113,8 +116,13 @@ struct Schedule {
     std::int64_t steps_per_epoch = 1;
     std::int64_t total_steps = 1;   // cosine period
     std::int64_t warmup_steps = 0;
+    std::int64_t offset = 0;
+
+    // The offset that puts the next step (after `steps` taken) at the start of epoch `epoch`.
+    std::int64_t epoch_offset(std::int64_t epoch, std::int64_t steps) const { return epoch * steps_per_epoch - steps; }
 
     double at(std::int64_t t) const {
+        t += offset;
         const double base = lr * scale;
         const double epoch = static_cast<double>((t - 1) / steps_per_epoch);
         double rate = base;

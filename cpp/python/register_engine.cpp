@@ -142,6 +142,10 @@ py::dict epoch_impl(const py::array& X_obj, const py::object& y_obj, const py::o
     sched.steps_per_epoch = std::max<std::int64_t>(1, get<std::int64_t>(sched_d, "steps_per_epoch"));
     sched.total_steps = std::max<std::int64_t>(1, get<std::int64_t>(sched_d, "total_steps"));
     sched.warmup_steps = get<std::int64_t>(sched_d, "warmup_steps");
+    // Optional: the schedule's epochs before this call; each epoch then starts at its epoch's
+    // place in the schedule, however many steps the epochs before it took.
+    const bool counted = find(sched_d, "epoch") != nullptr;
+    const std::int64_t first_epoch = counted ? get<std::int64_t>(sched_d, "epoch") : 0;
 
     cfg.penalty = Penalty{get<double>(cfg_d, "alpha"), get<double>(cfg_d, "l1_ratio")};
     cfg.batch_size = get<std::size_t>(cfg_d, "batch_size");
@@ -181,6 +185,7 @@ py::dict epoch_impl(const py::array& X_obj, const py::object& y_obj, const py::o
                 between = true;
                 break;
             }
+            if (counted) sched.offset = sched.epoch_offset(first_epoch + e, opt.step);
             const auto start = std::chrono::steady_clock::now();
             done.push_back(trainer.epoch(ord_mut, n, rng, m, opt, sched, cfg,
                                          [&pending]() { return interrupted_or_exiting(pending); }));

@@ -135,7 +135,15 @@ class _Training:
         self.best_loss = np.inf
         self.no_improvement = 0
         self.best_params = None
-        self.loss_limit = np.inf
+        self.warned = set()    # warnings given once per training
+
+    def astype(self, dtype):
+        """The same training state in another float type (a partial_fit call with X in it)."""
+        self.dtype = np.dtype(dtype)
+        self.coef, self.intercept = self.coef.astype(dtype), self.intercept.astype(dtype)
+        self.state = [[None if s is None else s.astype(dtype) for s in slot] for slot in self.state]
+        if self.best_params is not None:
+            self.best_params = tuple(p.astype(dtype) for p in self.best_params)
 
 
 def _plain_arrays(X, y):
@@ -219,6 +227,12 @@ class _LinearBase(BaseEstimator):
         if isinstance(self.n_iter_no_change, bool) or not isinstance(self.n_iter_no_change, numbers.Integral) \
                 or self.n_iter_no_change < 1:
             raise ValueError(f"n_iter_no_change must be a positive int, got {self.n_iter_no_change!r}")
+        for name in ("fit_intercept", "early_stopping", "warm_start"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if not isinstance(self.verbose, numbers.Integral) or self.verbose < 0:
+            raise ValueError(f"verbose must be an int >= 0 (0: silent, 1: a line per epoch, 2: a progress bar), "
+                             f"got {self.verbose!r}")
         resolve_n_threads(self.n_threads)
         if self.callback is not None and not callable(self.callback):
             raise TypeError("callback must be callable(estimator, record) or None")
@@ -262,18 +276,21 @@ class _LinearBase(BaseEstimator):
                 and not hasattr(self, "feature_names_in_"))
 
     # ---- training -------------------------------------------------------------------------------
-    def _setup(self, X, targets, labels, sample_weight, K, reset):
-        """Create (or keep, for warm starts and partial_fit) the training state."""
+    def _setup(self, X, targets, labels, sample_weight, K, reset, incremental=False):
+        """Create (for fit; from the current model with warm_start) or keep (partial_fit) the
+        training state. A partial_fit call with X in the other float type carries the model and
+        the optimizer state over to it."""
         n = X.shape[0]
-        if reset or not hasattr(self, "_training") or self._training.dtype != X.dtype \
-                or self._training.coef.shape[0] != X.shape[1]:
+        if reset or not hasattr(self, "_training"):
             tr = _Training(self, X, K)
             self._init_params(tr, targets, labels, sample_weight)
             self._training = tr
         tr = self._training
+        if tr.dtype != X.dtype:
+            tr.astype(X.dtype)
         idx = np.arange(n, dtype=np.int64)
         tr.val_index = None
-        if self.early_stopping:
+        if self.early_stopping and not incremental:  # as scikit-learn's: fit only
             rng = check_random_state(self.random_state)
             perm = rng.permutation(n)
             n_val = max(1, int(math.ceil(self.validation_fraction * n)))
@@ -285,7 +302,23 @@ class _LinearBase(BaseEstimator):
         tr.order = idx
         return tr
 
-    def _run(self, X, targets, labels, sample_weight, tr, schedule, epochs):
+    def _loss_limit(self, X, targets, labels, sample_weight, tr, loss_kind, alpha, l1_ratio, n_threads):
+        """The batch loss (in the engine's units) above which training has diverged: 1e8 times
+        the larger of 1 and the loss of the model this call starts from, on up to 1,000 of its
+        training rows spread over X. (y is standardized for the squared error and a model that
+        predicts nothing has a log-loss of at most log(classes), so a fresh model's loss is
+        about 1.)"""
+        rows = tr.order[::max(1, -(-tr.order.shape[0] // 1000))]
+        start = self._subset_loss(X, targets, labels, sample_weight, rows, tr.coef, tr.intercept,
+                                  _LOSS_KIND[loss_kind], alpha, l1_ratio, n_threads)
+        return 1e8 * max(1.0, start if math.isfinite(start) else 1.0)
+
+    def _warn_once(self, tr, key, message):
+        if key not in tr.warned:
+            tr.warned.add(key)
+            warnings.warn(message, UserWarning, stacklevel=6)  # the caller of fit or partial_fit
+
+    def _run(self, X, targets, labels, sample_weight, tr, schedule, epochs, incremental=False):
         n_train = tr.order.shape[0]
         batch = n_train if self.batch_size is None else min(int(self.batch_size), n_train)
         steps_per_epoch = -(-n_train // batch)
@@ -294,11 +327,19 @@ class _LinearBase(BaseEstimator):
         n_threads = resolve_n_threads(self.n_threads)
         config = dict(loss=_LOSS_KIND[loss_kind], fit_intercept=bool(self.fit_intercept), alpha=alpha,
                       l1_ratio=l1_ratio, batch_size=0 if self.batch_size is None else int(self.batch_size),
-                      shuffle=bool(self.shuffle), shuffle_run=self._shuffle_run(), clip_norm=float(self.clip_norm or 0.0), loss_limit=np.inf,
+                      shuffle=bool(self.shuffle), shuffle_run=self._shuffle_run(), clip_norm=float(self.clip_norm or 0.0), loss_limit=math.inf,
                       n_threads=n_threads)
         plateau = isinstance(schedule, schedules.Plateau)
         history = self.history_
         scale2 = self._loss_scale()
+        config["loss_limit"] = self._loss_limit(X, targets, labels, sample_weight, tr, loss_kind, alpha, l1_ratio,
+                                                n_threads)
+        if incremental and isinstance(schedule, schedules.Cosine) and tr.epochs >= int(self.max_iter) \
+                and float(schedule.min_lr) == 0.0:
+            self._warn_once(tr, "cosine", (
+                f"partial_fit: the cosine schedule has annealed the learning rate to 0 over max_iter="
+                f"{self.max_iter} epochs (calls), so this and later calls leave the model as it is; to keep "
+                f"learning from a stream use schedule='constant' or 'invscaling', or a larger max_iter"))
         # Epochs after a call's first are asked of the engine all at once when nothing runs
         # between them in Python: it runs several in one call when they are small (a small
         # epoch takes about as long as the call and this loop around it), one otherwise.
@@ -313,8 +354,8 @@ class _LinearBase(BaseEstimator):
                          power_t=float(getattr(schedule, "power_t", 0.25)),
                          min_lr=float(getattr(schedule, "min_lr", 0.0)), steps_per_epoch=steps_per_epoch,
                          total_steps=steps_per_epoch * int(self.max_iter),
-                         warmup_steps=int(math.ceil(float(self.warmup) * steps_per_epoch)))
-            config["loss_limit"] = tr.loss_limit
+                         warmup_steps=int(math.ceil(float(self.warmup) * steps_per_epoch)),
+                         epoch=tr.epochs)  # each epoch at its place in the schedule, whatever its size
             if batched and epoch_of_call > 0:
                 config["epochs"] = epochs - epoch_of_call
             else:
@@ -356,8 +397,6 @@ class _LinearBase(BaseEstimator):
                                                  tr.intercept, config["loss"], alpha, l1_ratio, n_threads) * scale2
                     if not math.isfinite(val_loss) and epoch_of_call == 1:
                         _reject_nonfinite(X, n_threads, tr, snapshot)
-                if tr.loss_limit == np.inf:
-                    tr.loss_limit = 1e8 * max(loss / scale2, 1e-8)
                 record = dict(epoch=tr.epochs, loss=loss, val_loss=val_loss, learning_rate=last_lr,
                               grad_norm=grad_norm_sum / steps, time=seconds)
                 for key in ("loss", "val_loss", "learning_rate", "grad_norm", "time"):
@@ -383,7 +422,7 @@ class _LinearBase(BaseEstimator):
                 raise res["interrupt"]
         if self.verbose >= 2 and history["loss"]:
             sys.stderr.write("\n")
-        if tr.best_params is not None and self.early_stopping:
+        if tr.best_params is not None and tr.val_index is not None:
             tr.coef[...], tr.intercept[...] = tr.best_params
             self._publish(tr)
 
@@ -406,7 +445,7 @@ class _LinearBase(BaseEstimator):
             if plateau and tr.lr_scale * schedule.factor >= schedule.min_ratio:
                 tr.lr_scale *= schedule.factor
                 tr.no_improvement = 0
-            elif self.tol is not None or val_loss is not None:
+            else:  # tol or early stopping met, or the plateau's rate at its floor
                 return True
         return False
 
@@ -419,16 +458,16 @@ class _LinearBase(BaseEstimator):
                          f"{self.max_iter} loss {record['loss']:.5g}{extra} lr {record['learning_rate']:.3g}")
         sys.stderr.flush()
 
-    def _fit(self, X, y, sample_weight, epochs, reset, classes=None):
+    def _fit(self, X, y, sample_weight, epochs, reset, classes=None, incremental=False):
         saved = dict(self.__dict__)  # shallow: this call replaces attributes, and _run undoes in-place work
         try:
-            return self._fit_checked(X, y, sample_weight, epochs, reset, classes)
+            return self._fit_checked(X, y, sample_weight, epochs, reset, classes, incremental)
         except _NonFiniteX as exc:  # a NaN or infinity in X: the estimator is left as it was before the call
             self.__dict__.clear()
             self.__dict__.update(saved)
             raise ValueError(str(exc)) from None
 
-    def _fit_checked(self, X, y, sample_weight, epochs, reset, classes):
+    def _fit_checked(self, X, y, sample_weight, epochs, reset, classes, incremental):
         schedule = self._check_params()
         first = reset or not hasattr(self, "_training")
         # Without sample weights every training row enters a batch of the first epoch, whose loss
@@ -440,17 +479,31 @@ class _LinearBase(BaseEstimator):
                 raise _NonFiniteX(_nonfinite_message(row))
         targets, labels, K = self._targets(y, first, classes)
         if first:
-            self._n_samples_alpha = 1.0 / X.shape[0]  # alpha="auto": scikit-learn's C=1 / Ridge(alpha=1)
+            # alpha="auto": scikit-learn's C=1 / Ridge(alpha=1); partial_fit: n of its first call
+            self._n_samples_alpha = 1.0 / X.shape[0]
         if first or not hasattr(self, "history_"):
             self.history_ = {k: [] for k in ("loss", "val_loss", "learning_rate", "grad_norm", "time")}
-        tr = self._setup(X, targets, labels, sample_weight, K, reset=first)
-        self._run(X, targets, labels, sample_weight, tr, schedule, epochs)
+        tr = self._setup(X, targets, labels, sample_weight, K, reset=first, incremental=incremental)
+        self._run(X, targets, labels, sample_weight, tr, schedule, epochs, incremental)
         return self
 
     def fit(self, X, y, sample_weight=None):
-        """Train for up to max_iter epochs (from the current model with warm_start=True)."""
-        reset = not (self.warm_start and hasattr(self, "_training"))
-        return self._fit(X, y, sample_weight, self.max_iter, reset=reset)
+        """Train for up to max_iter epochs: from scratch, or with warm_start=True from the current
+        coef_ and intercept_ (the optimizer's state, the schedule, early stopping, n_iter_ and
+        history_ start anew, as in scikit-learn's SGD estimators)."""
+        return self._fit(X, y, sample_weight, self.max_iter, reset=True)
+
+    def _warm_coef(self, d, K):
+        """The current coef_ (K x d) and intercept_ (K) for a warm start, or None for a cold one."""
+        if not (self.warm_start and hasattr(self, "coef_")):
+            return None
+        coef = np.asarray(self.coef_).reshape(-1, d) if np.size(self.coef_) == d * K else None
+        if coef is None or np.size(self.intercept_) != K:
+            needs = f"{d} coefficients (X has {d} features)" if K == 1 else \
+                f"{K} x {d} coefficients (X has {d} features, y {K} classes)"
+            raise ValueError(f"warm_start=True: the current model has coef_ of shape {np.shape(self.coef_)}, but this "
+                             f"fit needs {needs}; set warm_start=False to start anew")
+        return coef, np.asarray(self.intercept_, dtype=np.float64).reshape(K)
 
     def _publish(self, tr):
         """Expose the model in the user's units (coef_, intercept_)."""
@@ -482,8 +535,16 @@ class LinearRegression(RegressorMixin, _LinearBase):
             raise ValueError(f"y must be 1-D (one target per row), got shape {y.shape}")
         if first:
             shift = float(np.mean(y)) if self.fit_intercept else 0.0
-            scale = float(np.std(y))
+            top = float(np.max(np.abs(y - shift))) if y.size else 0.0
+            # the standard deviation of y / top, times top: no overflow for |y| up to the float64 maximum
+            scale = float(np.std((y - shift) / top)) * top if 0.0 < top < np.inf else 0.0
             self._y_shift, self._y_scale = shift, scale if scale > 0 and np.isfinite(scale) else 1.0
+            if not math.isfinite(self._y_scale * self._y_scale):
+                raise ValueError(f"y's standard deviation ({self._y_scale:.3g}) is too large: the squared error "
+                                 f"overflows float64; rescale y (e.g. divide it by {self._y_scale:.1g})")
+            if self._X_dtype == np.float32 and self._y_scale * 1e4 > float(np.finfo(np.float32).max):
+                raise ValueError(f"y's standard deviation ({self._y_scale:.3g}) is too large for a float32 model: its "
+                                 f"coefficients would overflow float32; pass X as float64 (or rescale y)")
         dtype = self._X_dtype
         targets = np.ascontiguousarray((y - self._y_shift) / self._y_scale, dtype=dtype)
         return targets, None, 1
@@ -497,9 +558,10 @@ class LinearRegression(RegressorMixin, _LinearBase):
         return X, y, sample_weight
 
     def _init_params(self, tr, targets, labels, sample_weight):
-        if self.warm_start and hasattr(self, "coef_"):
-            tr.coef[...] = np.asarray(self.coef_).reshape(tr.coef.shape) / self._y_scale
-            tr.intercept[...] = (np.asarray(self.intercept_).reshape(-1) - self._y_shift) / self._y_scale
+        warm = self._warm_coef(tr.coef.shape[0], 1)
+        if warm is not None:
+            tr.coef[...] = warm[0].ravel() / self._y_scale
+            tr.intercept[...] = (warm[1] - self._y_shift) / self._y_scale
 
     def _penalty_for_engine(self):
         # In units of the standardized y (w' = w / s) the objective divided by s^2 has
@@ -517,8 +579,10 @@ class LinearRegression(RegressorMixin, _LinearBase):
         self.intercept_ = float(tr.intercept[0] * self._y_scale + (self._y_shift if self.fit_intercept else 0.0))
 
     def partial_fit(self, X, y, sample_weight=None):
-        """One epoch over (X, y), keeping the model and the optimizer state of earlier calls."""
-        return self._fit(X, y, sample_weight, 1, reset=not hasattr(self, "_training"))
+        """One epoch over (X, y), keeping the model and the optimizer state of earlier calls.
+        Early stopping is for fit only (as in scikit-learn); alpha='auto' takes n from the first
+        call; a later call may pass X in the other float type (the model is carried over)."""
+        return self._fit(X, y, sample_weight, 1, reset=not hasattr(self, "_training"), incremental=True)
 
     def predict(self, X):
         check_is_fitted(self)
@@ -547,7 +611,8 @@ class LogisticRegression(ClassifierMixin, _LinearBase):
         codes = np.searchsorted(self.classes_, y)
         codes = np.clip(codes, 0, len(self.classes_) - 1)
         if np.any(self.classes_[codes] != y):
-            raise ValueError(f"y holds labels not seen in the first call: {np.setdiff1d(y, self.classes_)}")
+            where = "in classes" if classes is not None else "seen in the first call"
+            raise ValueError(f"y holds labels not {where}: {np.setdiff1d(y, self.classes_)}")
         K = len(self.classes_)
         if K == 2:
             self._loss_kind = "logistic"
@@ -561,13 +626,11 @@ class LogisticRegression(ClassifierMixin, _LinearBase):
         return X, y, sample_weight
 
     def _init_params(self, tr, targets, labels, sample_weight):
-        if self.warm_start and hasattr(self, "coef_"):
-            if len(self.classes_) == 2:
-                tr.coef[...] = self.coef_.ravel()
-                tr.intercept[...] = self.intercept_
-            else:
-                tr.coef[...] = self.coef_.T
-                tr.intercept[...] = self.intercept_
+        K = tr.intercept.shape[0]
+        warm = self._warm_coef(tr.coef.shape[0], K)
+        if warm is not None:
+            tr.coef[...] = warm[0].ravel() if K == 1 else warm[0].T
+            tr.intercept[...] = warm[1]
             return
         if not self.fit_intercept:
             return
@@ -590,11 +653,16 @@ class LogisticRegression(ClassifierMixin, _LinearBase):
             self.intercept_ = tr.intercept.copy()
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One epoch over (X, y); ``classes`` (all labels) is required on the first call."""
+        """One epoch over (X, y); ``classes`` (all labels) is required on the first call, and
+        later calls may repeat it. Otherwise as LinearRegression.partial_fit."""
         first = not hasattr(self, "_training")
         if first and classes is None:
             raise ValueError("classes must be given on the first call to partial_fit")
-        return self._fit(X, y, sample_weight, 1, reset=first, classes=classes)
+        if not first and classes is not None and not (
+                np.shape(classes) == np.shape(self.classes_) and np.array_equal(np.unique(classes), self.classes_)):
+            raise ValueError(f"classes={classes!r} is not the same as on the first call to partial_fit: "
+                             f"{self.classes_!r}")
+        return self._fit(X, y, sample_weight, 1, reset=first, classes=classes, incremental=True)
 
     def decision_function(self, X):
         check_is_fitted(self)
@@ -605,7 +673,7 @@ class LogisticRegression(ClassifierMixin, _LinearBase):
     def predict_proba(self, X):
         scores = self.decision_function(X)
         if scores.ndim == 1:
-            p = np.empty((scores.shape[0], 2), dtype=np.float64)
+            p = np.empty((scores.shape[0], 2), dtype=scores.dtype)  # as the multinomial's: the model's type
             e = np.exp(-np.abs(scores))
             p[:, 1] = np.where(scores >= 0, 1 / (1 + e), e / (1 + e))
             p[:, 0] = 1 - p[:, 1]

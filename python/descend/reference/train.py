@@ -81,7 +81,8 @@ def shuffle_runs(order, run, rng_state):
 
 
 def learning_rate(schedule, t):
-    """Learning rate at global step t (1-based).
+    """Learning rate at global step t (1-based), at the schedule's step t + offset (offset: 0
+    unless the schedule says; see epoch_offset), written t below.
 
     base = lr * scale,  epoch = (t - 1) // steps_per_epoch   (steps_per_epoch, total_steps >= 1)
 
@@ -94,6 +95,7 @@ def learning_rate(schedule, t):
     warm-up: for t <= warmup_steps (when warmup_steps > 0) the rate is multiplied by
     t / warmup_steps.
     """
+    t = t + int(schedule.get("offset", 0))
     kind = int(schedule["kind"])
     base = float(schedule["lr"]) * float(schedule["scale"])
     steps_per_epoch = max(1, int(schedule["steps_per_epoch"]))
@@ -118,6 +120,15 @@ def learning_rate(schedule, t):
     if warmup > 0 and t <= warmup:
         rate *= t / warmup
     return rate
+
+
+def epoch_offset(schedule, step):
+    """The schedule's offset for an epoch that starts after ``step`` steps: with
+    schedule["epoch"] given (the schedule's epochs before it), its first step is put at
+    epoch * steps_per_epoch + 1, however many steps the epochs before it took; else 0."""
+    if "epoch" not in schedule:
+        return 0
+    return int(schedule["epoch"]) * max(1, int(schedule["steps_per_epoch"])) - int(step)
 
 
 # ---- loss and gradient of one batch -----------------------------------------------------------
@@ -265,6 +276,7 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
         res.update(step=step, fresh=fresh)
         return res
 
+    schedule = dict(schedule, offset=epoch_offset(schedule, step))
     run = int(config.get("shuffle_run", 1))
     if config["shuffle"] and run > 1:  # runs of `run` consecutive entries, in a shuffled order
         order = shuffle_runs(order, run, rng_state)
