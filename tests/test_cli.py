@@ -80,6 +80,7 @@ def test_no_command_prints_help(capsys):
     ["bench", "--rows", "0"], ["bench", "--rows", "1"], ["bench", "--rows", "1.5"], ["bench", "--rows", "inf"],
     ["bench", "--rows", "a,b"], ["bench", "--params", "0"], ["bench", "--sections", "floor,nope"],
     ["bench", "--threads", "0"], ["bench", "--sections", "floor,steps", "--plot", "x.png"],
+    ["demo", "--plot", "/nonexistent-folder/x.png"], ["bench", "--json", "/nonexistent-folder/r.json"],
 ])
 def test_bad_arguments_exit_with_usage_error(argv, capsys):
     with pytest.raises(SystemExit) as exc:

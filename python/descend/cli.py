@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 import time
 
@@ -205,6 +206,12 @@ def main(argv=None) -> int:
             parser.error(f"--{option.replace('_', '-')} must be at least 1")
     if args.command == "bench" and args.plot and "epochs" not in args.sections:
         parser.error("--plot draws the epochs: add 'epochs' to --sections")
+    for option in ("plot", "json", "markdown"):  # a file that cannot be written: said before the work, not after
+        path = getattr(args, option, None)
+        if path:
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+                parser.error(f"--{option} {path}: cannot write there (no such folder, or not writable: {folder})")
     if getattr(args, "threads", None) == 0:
         parser.error("--threads must not be 0 (None/omitted = all, negative counts back from the CPUs)")
     return args.func(args)
