@@ -136,6 +136,7 @@ class _Training:
         self.no_improvement = 0
         self.best_params = None
         self.warned = set()    # warnings given once per training
+        self.last_loss = None  # the last epoch's training loss, in the engine's units
 
     def astype(self, dtype):
         """The same training state in another float type (a partial_fit call with X in it)."""
@@ -304,13 +305,16 @@ class _LinearBase(BaseEstimator):
 
     def _loss_limit(self, X, targets, labels, sample_weight, tr, loss_kind, alpha, l1_ratio, n_threads):
         """The batch loss (in the engine's units) above which training has diverged: 1e8 times
-        the larger of 1 and the loss of the model this call starts from, on up to 1,000 of its
-        training rows spread over X. (y is standardized for the squared error and a model that
-        predicts nothing has a log-loss of at most log(classes), so a fresh model's loss is
-        about 1.)"""
-        rows = tr.order[::max(1, -(-tr.order.shape[0] // 1000))]
-        start = self._subset_loss(X, targets, labels, sample_weight, rows, tr.coef, tr.intercept,
-                                  _LOSS_KIND[loss_kind], alpha, l1_ratio, n_threads)
+        the larger of 1 and the loss of the model this call starts from: on up to 1,000 of its
+        training rows spread over X in a training's first call, then the last epoch's loss (a
+        later partial_fit call costs nothing more). y is standardized for the squared error and a
+        model that predicts nothing has a log-loss of at most log(classes): a fresh model's loss
+        is about 1."""
+        start = tr.last_loss
+        if start is None:
+            rows = np.ascontiguousarray(tr.order[::max(1, -(-tr.order.shape[0] // 1000))])
+            start = self._subset_loss(X, targets, labels, sample_weight, rows, tr.coef, tr.intercept,
+                                      _LOSS_KIND[loss_kind], alpha, l1_ratio, n_threads)
         return 1e8 * max(1.0, start if math.isfinite(start) else 1.0)
 
     def _warn_once(self, tr, key, message):
@@ -397,6 +401,7 @@ class _LinearBase(BaseEstimator):
                                                  tr.intercept, config["loss"], alpha, l1_ratio, n_threads) * scale2
                     if not math.isfinite(val_loss) and epoch_of_call == 1:
                         _reject_nonfinite(X, n_threads, tr, snapshot)
+                tr.last_loss = loss / scale2
                 record = dict(epoch=tr.epochs, loss=loss, val_loss=val_loss, learning_rate=last_lr,
                               grad_norm=grad_norm_sum / steps, time=seconds)
                 for key in ("loss", "val_loss", "learning_rate", "grad_norm", "time"):
