@@ -329,15 +329,14 @@ class _LinearBase(BaseEstimator):
         alpha, l1_ratio = self._penalty_for_engine()
         loss_kind = self._loss_kind
         n_threads = resolve_n_threads(self.n_threads)
+        limit = self._loss_limit(X, targets, labels, sample_weight, tr, loss_kind, alpha, l1_ratio, n_threads)
         config = dict(loss=_LOSS_KIND[loss_kind], fit_intercept=bool(self.fit_intercept), alpha=alpha,
                       l1_ratio=l1_ratio, batch_size=0 if self.batch_size is None else int(self.batch_size),
-                      shuffle=bool(self.shuffle), shuffle_run=self._shuffle_run(), clip_norm=float(self.clip_norm or 0.0), loss_limit=math.inf,
-                      n_threads=n_threads)
+                      shuffle=bool(self.shuffle), shuffle_run=self._shuffle_run(), clip_norm=float(self.clip_norm or 0.0),
+                      loss_limit=limit, n_threads=n_threads)
         plateau = isinstance(schedule, schedules.Plateau)
         history = self.history_
         scale2 = self._loss_scale()
-        config["loss_limit"] = self._loss_limit(X, targets, labels, sample_weight, tr, loss_kind, alpha, l1_ratio,
-                                                n_threads)
         if incremental and isinstance(schedule, schedules.Cosine) and tr.epochs >= int(self.max_iter) \
                 and float(schedule.min_lr) == 0.0:
             self._warn_once(tr, "cosine", (
