@@ -382,6 +382,21 @@ def test_targets_of_any_finite_size():
         LinearRegression().fit(X.astype(np.float32), y * 1e40)
 
 
+@pytest.mark.parametrize("dtype, scale", [(np.float64, 1e-320), (np.float64, 1e300), (np.float32, 1e-40),
+                                          (np.float32, 1e36)])
+def test_sample_weights_of_any_finite_scale_weigh_alike(dtype, scale):
+    # the objective is a weighted mean: weights scaled alike give the same model (sums of tiny
+    # or huge weights would underflow or overflow; they are brought near 1 first)
+    X, _, y, _ = standardized(load_diabetes)
+    X = X.astype(dtype)
+    w = np.random.default_rng(0).integers(1, 4, size=len(y)).astype(dtype)
+    base = LinearRegression(max_iter=5, random_state=0).fit(X, y, sample_weight=w)
+    with np.errstate(under="ignore"):
+        scaled = w * dtype(scale)
+    model = LinearRegression(max_iter=5, random_state=0).fit(X, y, sample_weight=scaled)
+    np.testing.assert_allclose(model.coef_, base.coef_, rtol=1e-4 if dtype == np.float32 else 1e-9)
+
+
 def seconds_to_stop_after_ctrl_c(model, X, y, after):
     """Fits model, sends SIGINT to the process after `after` seconds, checks that the fit raised
     KeyboardInterrupt, and returns how long it took to stop after the signal. Python's own

@@ -99,7 +99,7 @@ def check_sample_weight(sample_weight, n: int, dtype) -> np.ndarray | None:
     sw = check_vector(sample_weight, n, dtype, "sample_weight", "one weight per row of X")
     if not np.all(np.isfinite(sw)) or np.any(sw < 0):
         raise ValueError("sample_weight must be finite and non-negative")
-    if not sw.sum() > 0:
+    if not np.any(sw > 0):  # a positive sum, without summing (huge weights would overflow)
         raise ValueError("sample_weight must have a positive sum")
     return sw
 

@@ -266,6 +266,11 @@ class _LinearBase(BaseEstimator):
                                  y_numeric=False, multi_output=False, ensure_all_finite=check_finite)
         sample_weight = None if sample_weight is None else check_sample_weight(
             _check_sample_weight(sample_weight, X, dtype=X.dtype), X.shape[0], X.dtype)
+        if sample_weight is not None:
+            top = sample_weight.max()
+            tiny, huge = (1e-20, 1e20) if X.dtype == np.float32 else (1e-100, 1e100)
+            if not tiny <= top <= huge:  # the weighted means are the same; their sums neither under- nor overflow
+                sample_weight = sample_weight / top
         return X, y, sample_weight
 
     def _already_valid(self, X, y):
