@@ -135,8 +135,6 @@ class _Training:
         self.best_loss = np.inf
         self.no_improvement = 0
         self.best_params = None
-        self.warned = set()    # warnings given once per training
-        self.last_loss = None  # the last epoch's training loss, in the engine's units
 
     def astype(self, dtype):
         """The same training state in another float type (a partial_fit call with X in it)."""
@@ -315,17 +313,13 @@ class _LinearBase(BaseEstimator):
         later partial_fit call costs nothing more). y is standardized for the squared error and a
         model that predicts nothing has a log-loss of at most log(classes): a fresh model's loss
         is about 1."""
-        start = tr.last_loss
+        losses = self.history_["loss"]  # this training's epochs (history_ starts with it)
+        start = losses[-1] / self._loss_scale() if losses else None
         if start is None:
             rows = np.ascontiguousarray(tr.order[::max(1, -(-tr.order.shape[0] // 1000))])
             start = self._subset_loss(X, targets, labels, sample_weight, rows, tr.coef, tr.intercept,
                                       _LOSS_KIND[loss_kind], alpha, l1_ratio, n_threads)
         return 1e8 * max(1.0, start if math.isfinite(start) else 1.0)
-
-    def _warn_once(self, tr, key, message):
-        if key not in tr.warned:
-            tr.warned.add(key)
-            warnings.warn(message, UserWarning, stacklevel=6)  # the caller of fit or partial_fit
 
     def _run(self, X, targets, labels, sample_weight, tr, schedule, epochs, incremental=False):
         n_train = tr.order.shape[0]
@@ -342,12 +336,13 @@ class _LinearBase(BaseEstimator):
         plateau = isinstance(schedule, schedules.Plateau)
         history = self.history_
         scale2 = self._loss_scale()
-        if incremental and isinstance(schedule, schedules.Cosine) and tr.epochs >= int(self.max_iter) \
-                and float(schedule.min_lr) == 0.0:
-            self._warn_once(tr, "cosine", (
+        if incremental and isinstance(schedule, schedules.Cosine) and tr.epochs == int(self.max_iter) \
+                and float(schedule.min_lr) == 0.0:  # said by the first call past the cosine's end
+            warnings.warn(
                 f"partial_fit: the cosine schedule has annealed the learning rate to 0 over max_iter="
                 f"{self.max_iter} epochs (calls), so this and later calls leave the model as it is; to keep "
-                f"learning from a stream use schedule='constant' or 'invscaling', or a larger max_iter"))
+                f"learning from a stream use schedule='constant' or 'invscaling', or a larger max_iter",
+                UserWarning, stacklevel=5)  # the caller of partial_fit
         # Epochs after a call's first are asked of the engine all at once when nothing runs
         # between them in Python: it runs several in one call when they are small (a small
         # epoch takes about as long as the call and this loop around it), one otherwise.
@@ -405,7 +400,6 @@ class _LinearBase(BaseEstimator):
                                                  tr.intercept, config["loss"], alpha, l1_ratio, n_threads) * scale2
                     if not math.isfinite(val_loss) and epoch_of_call == 1:
                         _reject_nonfinite(X, n_threads, tr, snapshot)
-                tr.last_loss = loss / scale2
                 record = dict(epoch=tr.epochs, loss=loss, val_loss=val_loss, learning_rate=last_lr,
                               grad_norm=grad_norm_sum / steps, time=seconds)
                 for key in ("loss", "val_loss", "learning_rate", "grad_norm", "time"):

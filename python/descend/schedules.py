@@ -3,8 +3,9 @@
 Each is a small description: the rate at global step t (1-based; epoch e = (t - 1) // steps per
 epoch) is ``learning_rate * f(t)``, times a linear warm-up ``min(1, t / warmup_steps)`` when the
 estimator has ``warmup``. Each epoch's first step is counted as e * steps per epoch + 1, so an
-epoch (a partial_fit call) is one epoch of the schedule whatever its number of batches. Strings name them with their defaults: ``"constant"``, ``"step"``,
-``"exponential"``, ``"cosine"``, ``"invscaling"``, ``"plateau"``.
+epoch (a partial_fit call) is one epoch of the schedule whatever its number of batches. Strings
+name them with their defaults: ``"constant"``, ``"step"``, ``"exponential"``, ``"cosine"``,
+``"invscaling"``, ``"plateau"``.
 """
 
 from __future__ import annotations
