@@ -284,13 +284,11 @@ def test_batching(batch_size, shuffle, weights, dtype):
     history = run_epochs(p, opt_dict("adam"), sched_dict(lr=0.01), cfg, epochs=3 if batch_size != 1 else 2)
     B = n if batch_size in (0, 1000) else batch_size
     for out, _, arrays in history:
+        assert out["steps"] == -(-n // B)  # batches of zero weight too (a fifth of the rows weigh 0)
         if weights is None:
-            assert out["steps"] == -(-n // B)
             assert out["weight_sum"] == n
-        else:
-            assert out["weight_sum"] == pytest.approx(float(np.sum(p["sw"], dtype=np.float64)))
-            if batch_size == 1:  # every row of zero weight is skipped: no step, no count
-                assert out["steps"] == np.count_nonzero(p["sw"])
+        else:  # the batches' rows times the rows' mean weight
+            assert out["weight_sum"] == pytest.approx(float(np.sum(p["sw"], dtype=np.float64)), rel=1e-12)
     if not shuffle:
         np.testing.assert_array_equal(history[-1][2]["order"], np.arange(n))
         assert history[-1][2]["rng"][0] == 12345
@@ -402,7 +400,9 @@ def test_several_epochs_in_one_call_are_the_epochs_one_by_one():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_batch_of_zero_weight_is_skipped(dtype):
+def test_batch_of_zero_weight_takes_the_penalty_step(dtype):
+    # Batches divide their weighted loss sums by their rows times the mean weight: a batch of
+    # zero weight has no loss gradient, and steps by the penalty's alone, as every batch does.
     n = 30
     sw = np.ones(n)
     sw[7:14] = 0.0  # exactly the second batch of 7
@@ -411,9 +411,22 @@ def test_batch_of_zero_weight_is_skipped(dtype):
     for opt in (opt_dict("sgd", momentum=0.9), opt_dict("rmsprop", centered=True)):
         history = run_epochs(p, opt, sched_dict(lr=0.01), cfg_dict(0, batch_size=7, shuffle=False), epochs=2)
         for e, (out, _, _) in enumerate(history):
-            assert out["steps"] == 4  # 5 batches, one of zero weight
-            assert out["step"] == 4 * (e + 1)
-            assert out["weight_sum"] == n - 8
+            assert out["steps"] == 5
+            assert out["step"] == 5 * (e + 1)
+            assert out["weight_sum"] == pytest.approx(n - 8, rel=1e-12)
+    lr = 0.01
+    for alpha in (0.0, 0.1):
+        after = []
+        for rows in (7, 14):  # the first batch, then also the second, of zero weight
+            coef, intercept = p["coef"].copy(), p["intercept"].copy()
+            _core.train_epoch(p["X"], p["y"], None, p["sw"], np.arange(rows, dtype=np.int64),
+                              np.array([1], dtype=np.uint64), coef, intercept, [[None] * 3, [None] * 3],
+                              opt_dict("sgd"), sched_dict(lr=lr),
+                              cfg_dict(0, batch_size=7, shuffle=False, alpha=alpha, weight_mean=1.0))
+            after.append((coef, intercept))
+        (coef1, b1), (coef2, b2) = after
+        np.testing.assert_array_equal(b2, b1)  # the intercept has no penalty
+        np.testing.assert_allclose(coef2, coef1 * (1 - lr * alpha), rtol=1e-6 if dtype == np.float32 else 1e-14)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -7,12 +7,14 @@ import time
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.datasets import load_breast_cancer, load_diabetes, make_classification
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression as SkLogistic
 from sklearn.linear_model import Ridge
+from sklearn.metrics import balanced_accuracy_score, recall_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import descend
@@ -397,6 +399,102 @@ def test_sample_weights_of_any_finite_scale_weigh_alike(dtype, scale):
     np.testing.assert_allclose(model.coef_, base.coef_, rtol=1e-4 if dtype == np.float32 else 1e-9)
 
 
+def imbalanced(n=2000, seed=0):
+    X, y = make_classification(n_samples=n, n_features=10, weights=[0.95, 0.05], random_state=seed)
+    return np.ascontiguousarray((X - X.mean(0)) / X.std(0)), y
+
+
+def test_weighted_fits_reach_the_weighted_optimum():
+    # Each batch divides its weighted loss sum by its rows times the mean weight, an unbiased
+    # estimate of the weighted mean's gradient; divided by the batch's own weight sum, these
+    # default fits settled 1.1% (logistic) above the optimum.
+    X, y = imbalanced()
+    sw = compute_class_weight("balanced", classes=np.unique(y), y=y)[y]  # 0.53 and 9.3
+    model = LogisticRegression(random_state=0).fit(X, y, sample_weight=sw)
+    exact = SkLogistic(C=1.0, tol=1e-12, max_iter=100_000).fit(X, y, sample_weight=sw)
+
+    def objective(coef, intercept):
+        return losses.logistic(X, y.astype(float), coef.ravel(), float(intercept[0]), alpha=1.0 / len(y),
+                               sample_weight=sw)[0]
+
+    ours, best = objective(model.coef_, model.intercept_), objective(exact.coef_, exact.intercept_)
+    assert best * (1 - 1e-9) <= ours <= best * (1 + 1e-3)
+
+    X, _, y, _ = standardized(load_diabetes)
+    sw = np.random.default_rng(0).choice([0.5, 10.0], size=len(y), p=[0.9, 0.1])
+    model = LinearRegression(random_state=0).fit(X, y, sample_weight=sw)
+    exact = Ridge(alpha=float(np.mean(sw))).fit(X, y, sample_weight=sw)  # alpha="auto" = 1/n, in Ridge's units
+
+    def objective(coef, intercept):
+        return losses.squared_error(X, y, coef, intercept, alpha=1.0 / len(y), sample_weight=sw)[0]
+
+    ours, best = objective(model.coef_, model.intercept_), objective(exact.coef_, exact.intercept_)
+    assert best * (1 - 1e-9) <= ours <= best * (1 + 1e-3)
+
+
+def test_balanced_class_weight_is_scikit_learns_objective_and_helps_the_rare_class():
+    X, y = imbalanced()
+    model = LogisticRegression(class_weight="balanced", random_state=0).fit(X, y)
+    exact = SkLogistic(class_weight="balanced", C=1.0, tol=1e-12, max_iter=100_000).fit(X, y)
+    sw = compute_class_weight("balanced", classes=np.unique(y), y=y)[y]
+
+    def objective(coef, intercept):
+        return losses.logistic(X, y.astype(float), coef.ravel(), float(intercept[0]), alpha=1.0 / len(y),
+                               sample_weight=sw)[0]
+
+    ours, best = objective(model.coef_, model.intercept_), objective(exact.coef_, exact.intercept_)
+    assert best * (1 - 1e-9) <= ours <= best * (1 + 1e-3)
+    plain = LogisticRegression(random_state=0).fit(X, y)
+    assert recall_score(y, model.predict(X)) > recall_score(y, plain.predict(X))
+    assert balanced_accuracy_score(y, model.predict(X)) > balanced_accuracy_score(y, plain.predict(X))
+
+
+@pytest.mark.parametrize("labels", ["binary", "strings"])
+def test_class_weight_is_a_weight_per_row(labels):
+    X, y = imbalanced(400)
+    if labels == "strings":
+        y = np.array(["low", "mid", "top"])[np.digitize(X[:, 0], [-0.5, 1.0])]
+    classes = np.unique(y)
+    codes = np.searchsorted(classes, y)
+    options = dict(max_iter=5, random_state=0)
+    extra = np.random.default_rng(1).uniform(0.5, 2.0, len(y))
+
+    balanced = compute_class_weight("balanced", classes=classes, y=y, sample_weight=extra)
+    model = LogisticRegression(class_weight="balanced", **options).fit(X, y, sample_weight=extra)
+    twin = LogisticRegression(**options).fit(X, y, sample_weight=balanced[codes] * extra)
+    np.testing.assert_array_equal(model.coef_, twin.coef_)
+
+    given = {classes[-1]: 4.0}  # the classes left out weigh 1
+    per_class = np.where(classes == classes[-1], 4.0, 1.0)
+    model = LogisticRegression(class_weight=given, **options).fit(X, y)
+    twin = LogisticRegression(**options).fit(X, y, sample_weight=per_class[codes])
+    np.testing.assert_array_equal(model.coef_, twin.coef_)
+    assert model.get_params()["class_weight"] == given
+
+    stream = LogisticRegression(class_weight=given, **options)
+    twin = LogisticRegression(**options)
+    for chunk in np.array_split(np.arange(len(y)), 3):
+        stream.partial_fit(X[chunk], y[chunk], classes=classes)
+        twin.partial_fit(X[chunk], y[chunk], classes=classes, sample_weight=per_class[codes[chunk]])
+    np.testing.assert_array_equal(stream.coef_, twin.coef_)
+
+
+def test_class_weight_is_checked():
+    X, y = imbalanced(200)
+    for bad, message in [("balance", "class_weight must be None, 'balanced' or a dict"),
+                         ([1.0, 2.0], "class_weight must be None, 'balanced' or a dict"),
+                         ({3: 1.0}, r"class_weight has labels that are not classes \(\[0 1\]\): \[3\]"),
+                         ({1: -1.0}, r"class_weight\[1\] must be >= 0"),
+                         ({1: np.nan}, r"class_weight\[1\] must be finite"),
+                         ({0: 0.0, 1: 0.0}, "gives every row a weight of 0")]:
+        with pytest.raises(ValueError, match=message):
+            LogisticRegression(class_weight=bad, max_iter=1).fit(X, y)
+    with pytest.raises(ValueError, match="class_weight='balanced' is not supported by partial_fit"):
+        LogisticRegression(class_weight="balanced").partial_fit(X, y, classes=[0, 1])
+    with pytest.raises(ValueError, match=r"class_weight='balanced': classes \[1\] have no sample_weight"):
+        LogisticRegression(class_weight="balanced").fit(X, y, sample_weight=(y == 0).astype(float))
+
+
 def seconds_to_stop_after_ctrl_c(model, X, y, after):
     """Fits model, sends SIGINT to the process after `after` seconds, checks that the fit raised
     KeyboardInterrupt, and returns how long it took to stop after the signal. Python's own
@@ -616,12 +714,12 @@ def test_nonfinite_X_is_refused_by_fit_and_partial_fit(bad, where, kind, options
     assert np.array_equal(model.coef_, twin.coef_) and np.array_equal(model.intercept_, twin.intercept_)
 
 
-def test_nonfinite_X_with_sample_weight_is_refused_up_front():
+def test_nonfinite_X_in_rows_of_zero_weight_is_refused():
     X = np.random.default_rng(0).standard_normal((200, 3))
     y = X[:, 0].copy()
     X[150:, 1] = np.nan
     w = np.ones(200)
-    w[128:] = 0.0  # whole batches of zero weight: the engine never reads them, so X is checked first
+    w[128:] = 0.0  # whole batches of zero weight are read too: their loss, NaN times 0, is NaN
     model = LinearRegression(batch_size=64, shuffle=False, random_state=0)
     with pytest.raises(ValueError, match=r"Input X contains NaN or infinity \(row 150\)"):
         model.fit(X, y, sample_weight=w)

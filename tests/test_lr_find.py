@@ -143,6 +143,11 @@ def test_sample_weight_is_used(cancer):
     assert not np.array_equal(weighted.losses, lr_find(LogisticRegression(random_state=0), X, y, steps=10).losses)
     with pytest.raises(ValueError, match="non-zero"):
         lr_find(LogisticRegression(), X, y, sample_weight=np.zeros(X.shape[0]))
+    # class_weight: a weight per row of the class, times sample_weight
+    by_class = lr_find(LogisticRegression(random_state=0, class_weight={1: 3.0}), X, y, steps=10, sample_weight=w)
+    np.testing.assert_array_equal(
+        by_class.losses,
+        lr_find(LogisticRegression(random_state=0), X, y, steps=10, sample_weight=w * np.where(y == 1, 3.0, 1.0)).losses)
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -19,7 +19,7 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 
 from ._validation import resolve_n_threads
-from .linear_model import _LOSS_KIND, LinearRegression, LogisticRegression
+from .linear_model import _LOSS_KIND, LinearRegression, LogisticRegression, _near_one, _weight_mean
 
 __all__ = ["lr_find", "LRFindResult"]
 
@@ -200,14 +200,15 @@ def lr_find(estimator, X, y, lr_min=1e-6, lr_max=10, steps=100, *, sample_weight
     est._check_params()
     X, y, sample_weight = est._validate(X, y, sample_weight, reset=True)
     targets, labels, K = est._targets(y, True, None)
+    sample_weight = _near_one(est._row_weights(y, targets, labels, sample_weight, False))
     est._n_samples_alpha = 1.0 / X.shape[0]
     tr = est._setup(X, targets, labels, sample_weight, K, reset=True)
     rows = tr.order
-    if sample_weight is not None and not np.any(sample_weight[rows] > 0):
-        raise ValueError("every training row has zero sample_weight")
     n_train = rows.shape[0]
     batch = n_train if est.batch_size is None else min(int(est.batch_size), n_train)
     config = _engine_config(est, batch)
+    if sample_weight is not None:
+        config["weight_mean"] = _weight_mean(sample_weight, tr)
     scale2 = est._loss_scale()
     rates = lr_min * (lr_max / lr_min) ** (np.arange(steps) / (steps - 1))
     stream = _batches(rows, batch, bool(est.shuffle) and batch < n_train, check_random_state(est.random_state),
@@ -224,8 +225,6 @@ def lr_find(estimator, X, y, lr_min=1e-6, lr_max=10, steps=100, *, sample_weight
         if res["status"] == 1:
             stopped = True
             break
-        if res["steps"] == 0:  # a batch of zero total weight takes no step
-            continue
         loss = res["loss_sum"] / res["weight_sum"]
         if config["loss_limit"] == np.inf:
             config["loss_limit"] = 1e8 * max(loss, 1e-8)

@@ -13,6 +13,7 @@ import numbers
 import sys
 import time
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -41,6 +42,27 @@ _STATE_SLOTS = {
     "sgd": (False, False, False), "momentum": (True, False, False), "nesterov": (True, False, False),
     "adam": (True, True, False), "adamw": (True, True, False), "rmsprop": (True, False, False),
 }
+
+
+def _near_one(sample_weight):
+    """Row weights whose largest is below 1e-100 or above 1e100 (float32: 1e-20, 1e20) divided by
+    it: the weighted means the model is trained on are the same, and their sums neither
+    underflow nor overflow."""
+    if sample_weight is None:
+        return None
+    top = sample_weight.max()
+    tiny, huge = (1e-20, 1e20) if sample_weight.dtype == np.float32 else (1e-100, 1e100)
+    return sample_weight if tiny <= top <= huge else sample_weight / top
+
+
+def _weight_mean(sample_weight, tr):
+    """The mean sample weight of the training rows (the engine's batches divide their weighted
+    loss sums by their row count times it)."""
+    train = sample_weight if tr.val_index is None else sample_weight[tr.order]
+    mean = float(np.mean(train, dtype=np.float64))
+    if not mean > 0:
+        raise ValueError("every training row has zero sample_weight")
+    return mean
 
 
 def _is_sparse(X):
@@ -264,11 +286,6 @@ class _LinearBase(BaseEstimator):
                                  y_numeric=False, multi_output=False, ensure_all_finite=check_finite)
         sample_weight = None if sample_weight is None else check_sample_weight(
             _check_sample_weight(sample_weight, X, dtype=X.dtype), X.shape[0], X.dtype)
-        if sample_weight is not None:
-            top = sample_weight.max()
-            tiny, huge = (1e-20, 1e20) if X.dtype == np.float32 else (1e-100, 1e100)
-            if not tiny <= top <= huge:  # the weighted means are the same; their sums neither under- nor overflow
-                sample_weight = sample_weight / top
         return X, y, sample_weight
 
     def _already_valid(self, X, y):
@@ -333,6 +350,8 @@ class _LinearBase(BaseEstimator):
                       l1_ratio=l1_ratio, batch_size=0 if self.batch_size is None else int(self.batch_size),
                       shuffle=bool(self.shuffle), shuffle_run=self._shuffle_run(), clip_norm=float(self.clip_norm or 0.0),
                       loss_limit=limit, n_threads=n_threads)
+        if sample_weight is not None:
+            config["weight_mean"] = _weight_mean(sample_weight, tr)
         plateau = isinstance(schedule, schedules.Plateau)
         history = self.history_
         scale2 = self._loss_scale()
@@ -391,8 +410,6 @@ class _LinearBase(BaseEstimator):
                         f"or clip_norm=1.0, or standardize X.",
                         epoch=tr.epochs, step=res["fail_step"], loss=res["fail_loss"] * scale2, learning_rate=lr,
                         suggested_learning_rate=lr / 10)
-                if steps == 0:
-                    raise ValueError("every training row has zero sample_weight")
                 loss = loss_sum / weight_sum * scale2
                 val_loss = None
                 if tr.val_index is not None:
@@ -473,14 +490,11 @@ class _LinearBase(BaseEstimator):
     def _fit_checked(self, X, y, sample_weight, epochs, reset, classes, incremental):
         schedule = self._check_params()
         first = reset or not hasattr(self, "_training")
-        # Without sample weights every training row enters a batch of the first epoch, whose loss
-        # turns non-finite on a NaN or infinity in X: the check is left to it (see _run).
+        # Every training row enters a batch of the first epoch, whose loss turns non-finite on a
+        # NaN or infinity in X (times any sample weight, 0 too): the check is left to it (see _run).
         X, y, sample_weight = self._validate(X, y, sample_weight, reset=first, check_finite=False)
-        if sample_weight is not None:  # whole batches of zero weight are never read: scan X now
-            row = int(_core.first_nonfinite_row(X, resolve_n_threads(self.n_threads)))
-            if row >= 0:
-                raise _NonFiniteX(_nonfinite_message(row))
         targets, labels, K = self._targets(y, first, classes)
+        sample_weight = _near_one(self._row_weights(y, targets, labels, sample_weight, incremental))
         if first:
             # alpha="auto": scikit-learn's C=1 / Ridge(alpha=1); partial_fit: n of its first call
             self._n_samples_alpha = 1.0 / X.shape[0]
@@ -495,6 +509,11 @@ class _LinearBase(BaseEstimator):
         coef_ and intercept_ (the optimizer's state, the schedule, early stopping, n_iter_ and
         history_ start anew, as in scikit-learn's SGD estimators)."""
         return self._fit(X, y, sample_weight, self.max_iter, reset=True)
+
+    def _row_weights(self, y, targets, labels, sample_weight, incremental):
+        """The weight of each row in the objective: sample_weight (LogisticRegression: times the
+        weight of the row's class)."""
+        return sample_weight
 
     def _warm_coef(self, d, K):
         """The current coef_ (K x d) and intercept_ (K) for a warm start, or None for a cold one."""
@@ -595,7 +614,67 @@ class LinearRegression(RegressorMixin, _LinearBase):
 
 class LogisticRegression(ClassifierMixin, _LinearBase):
     """Logistic regression (binary, or multinomial softmax for more than two classes) trained by
-    mini-batch gradient descent on the mean log-loss plus the penalty (see LinearRegression)."""
+    mini-batch gradient descent on the mean log-loss plus the penalty (see LinearRegression).
+
+    ``class_weight`` weighs each row's loss by its class, as scikit-learn's classifiers do: None
+    (all 1), 'balanced' (n_samples / (n_classes * the class's count), counts weighted by
+    sample_weight; fit only) or a dict {label: weight} (labels left out weigh 1). It multiplies
+    sample_weight. The loss is the weighted mean, so 'balanced' with alpha='auto' is the
+    objective of scikit-learn's ``LogisticRegression(class_weight='balanced', C=1)``.
+    """
+
+    def __init__(self, *, optimizer="adam", learning_rate=0.03, batch_size=32, max_iter=200, momentum=0.9,
+                 weight_decay=None, schedule="cosine", warmup=0.0, penalty="l2", alpha="auto", l1_ratio=0.15,
+                 fit_intercept=True,
+                 clip_norm=None, tol=None, early_stopping=False, validation_fraction=0.1, n_iter_no_change=5,
+                 shuffle=True, random_state=None, n_threads=None, warm_start=False, verbose=0, callback=None,
+                 class_weight=None):
+        super().__init__(
+            optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size, max_iter=max_iter,
+            momentum=momentum, weight_decay=weight_decay, schedule=schedule, warmup=warmup, penalty=penalty,
+            alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept, clip_norm=clip_norm, tol=tol,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change, shuffle=shuffle, random_state=random_state, n_threads=n_threads,
+            warm_start=warm_start, verbose=verbose, callback=callback)
+        self.class_weight = class_weight
+
+    def _check_params(self):
+        cw = self.class_weight
+        if not (cw is None or isinstance(cw, Mapping) or (isinstance(cw, str) and cw == "balanced")):
+            raise ValueError(f"class_weight must be None, 'balanced' or a dict {{label: weight}}, got {cw!r}")
+        return super()._check_params()
+
+    def _row_weights(self, y, targets, labels, sample_weight, incremental):
+        cw = self.class_weight
+        if cw is None:
+            return sample_weight
+        if isinstance(cw, str):  # 'balanced'
+            if incremental:
+                raise ValueError(
+                    "class_weight='balanced' is not supported by partial_fit: a stream's class frequencies are "
+                    "not known from one chunk. Compute the weights on a sample of the labels, with "
+                    "sklearn.utils.class_weight.compute_class_weight('balanced', classes=classes, y=y_sample), and "
+                    "pass them as class_weight=dict(zip(classes, weights))")
+            counts = np.bincount(labels if labels is not None else targets.astype(np.intp),
+                                 weights=sample_weight, minlength=len(self.classes_))
+            if not np.all(counts > 0):
+                raise ValueError(f"class_weight='balanced': classes {self.classes_[counts <= 0]} have no "
+                                 f"sample_weight in y")
+            per_class = np.sum(counts) / (len(self.classes_) * counts)
+        else:
+            known = set(self.classes_.tolist())
+            unknown = [label for label in cw if label not in known]
+            if unknown:
+                raise ValueError(f"class_weight has labels that are not classes ({self.classes_}): {unknown}")
+            per_class = np.array([check_scalar(cw.get(c, 1.0), f"class_weight[{c!r}]", low=0.0)
+                                  for c in self.classes_.tolist()])
+        codes = labels if labels is not None else targets.astype(np.intp)
+        weights = per_class.astype(self._X_dtype)[codes]
+        if sample_weight is not None:
+            weights *= sample_weight
+        if not np.any(weights > 0):
+            raise ValueError("class_weight (with sample_weight) gives every row a weight of 0")
+        return weights
 
     def _targets(self, y, first, classes):
         fast = _binary_codes(y, (np.unique(np.asarray(classes)) if classes is not None else None) if first

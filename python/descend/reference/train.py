@@ -6,8 +6,10 @@ a textbook loop over batches:
 
     shuffle the row ids (splitmix64 + Fisher-Yates; or, with shuffle_run k > 1, the ids of runs
     of k consecutive row ids, visited run by run), then for each batch of row ids:
-        skip it if its sample weights sum to 0
-        loss, gradient = reference loss on the batch          (float64, gradient cast to the params' dtype)
+        loss, gradient = reference loss on the batch          (float64, gradient cast to the params' dtype;
+                         with sample weights its weighted loss sum is divided by the batch's row count
+                         times config["weight_mean"], their mean over the epoch's rows, not by its own
+                         weight sum: an unbiased estimate of the whole weighted mean)
         t = step + 1;  lr = learning_rate(schedule, t)
         stop (diverged) if the loss is not finite or above loss_limit
         clip the gradient to a global L2 norm of clip_norm
@@ -23,7 +25,7 @@ import math
 
 import numpy as np
 
-from .losses import logistic, softmax_cross_entropy, squared_error
+from .losses import _penalty, logistic, softmax_cross_entropy, squared_error
 
 __all__ = ["train_epoch", "learning_rate", "splitmix64", "shuffle", "shuffle_runs"]
 
@@ -134,19 +136,30 @@ def epoch_offset(schedule, step):
 # ---- loss and gradient of one batch -----------------------------------------------------------
 
 
-def _loss_grad(X, y, labels, sample_weight, batch, coef, intercept, config):
-    """(loss, grad of coef shaped like coef, grad of intercept shaped (K,)) in the params' dtype."""
+def _loss_grad(X, y, labels, sample_weight, batch, coef, intercept, config, norm=None):
+    """(loss, grad of coef shaped like coef, grad of intercept shaped (K,)) in the params' dtype.
+    norm: the divisor of the batch's weighted loss sum (None: its weight sum, the weighted mean)."""
     dtype = coef.dtype
     sw = None if sample_weight is None else sample_weight[batch]
-    kw = dict(alpha=float(config["alpha"]), l1_ratio=float(config["l1_ratio"]), sample_weight=sw)
+    alpha, l1_ratio = float(config["alpha"]), float(config["l1_ratio"])
+    # with norm: the weighted mean without the penalty, in float64, times (the batch's weight sum
+    # / norm), then the penalty added; a batch of zero weight: any mean, times 0
+    total = None if norm is None else float(np.sum(sw, dtype=np.float64))
+    kw = dict(alpha=alpha if norm is None else 0.0, l1_ratio=l1_ratio,
+              sample_weight=sw if total is None or total > 0 else np.ones_like(sw))
+    Xb = X[batch] if norm is None else X[batch].astype(np.float64)
     loss_kind = int(config["loss"])
     if loss_kind == SOFTMAX:
         K = intercept.size
         W = coef.reshape(X.shape[1], K)
-        loss, gw, gb = softmax_cross_entropy(X[batch], labels[batch], W, intercept, **kw)
+        loss, gw, gb = softmax_cross_entropy(Xb, labels[batch], W, intercept, **kw)
     else:
         fn = logistic if loss_kind == LOGISTIC else squared_error
-        loss, gw, gb = fn(X[batch], y[batch], coef.reshape(-1), intercept[0], **kw)
+        loss, gw, gb = fn(Xb, y[batch], coef.reshape(-1), intercept[0], **kw)
+    if norm is not None:
+        scale = total / norm
+        penalty, penalty_grad = _penalty(np.asarray(coef, dtype=np.float64).reshape(np.shape(gw)), alpha, l1_ratio)
+        loss, gw, gb = loss * scale + penalty, gw * scale + penalty_grad, np.asarray(gb) * scale
     grad_w = np.asarray(gw, dtype=dtype).reshape(coef.shape)
     grad_b = np.asarray(gb, dtype=dtype).reshape(intercept.shape)
     if not config["fit_intercept"]:
@@ -269,6 +282,11 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
     fit_intercept = bool(config["fit_intercept"])
     clip_norm = float(config["clip_norm"])
     loss_limit = float(config["loss_limit"])
+    if sample_weight is not None:  # the mean sample weight of the epoch's rows: given, or their mean
+        weight_mean = float(config["weight_mean"]) if "weight_mean" in config else \
+            float(np.sum(sample_weight[order], dtype=np.float64)) / max(len(order), 1)
+        if not (weight_mean > 0 and math.isfinite(weight_mean)):
+            raise ValueError("the sample weights of the epoch's rows must have a positive, finite mean (weight_mean)")
 
     def done(status=0, t=0, loss=0.0, lr=0.0):
         if status:
@@ -290,14 +308,11 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected, not warned about
         for start in range(0, n, max(B, 1)):
             batch = np.array(order[start : start + B])
-            if sample_weight is None:
-                ws = float(len(batch))
-            else:
-                ws = float(np.sum(sample_weight[batch], dtype=np.float64))
-                if not ws > 0:
-                    continue  # a batch of zero weight carries no gradient
+            ws, norm = float(len(batch)), None  # the batch's weight in the epoch's mean loss; see _loss_grad
+            if sample_weight is not None:
+                ws = norm = len(batch) * weight_mean
 
-            loss, grad_w, grad_b = _loss_grad(X, y, labels, sample_weight, batch, coef, intercept, config)
+            loss, grad_w, grad_b = _loss_grad(X, y, labels, sample_weight, batch, coef, intercept, config, norm)
             t = step + 1
             lr = learning_rate(schedule, t)
             res["last_lr"] = lr
