@@ -475,6 +475,21 @@ def test_one_output_coef_as_column(loss, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("opt_name", ["sgd", "sgd-momentum-dampening", "sgd-nesterov", "adam", "adam-amsgrad",
+                                      "rmsprop"])
+def test_l1_steps_by_its_proximal_map(opt_name, dtype):
+    # Soft thresholding after the optimizer's step leaves weights at exactly 0 where the L1 term
+    # outweighs their gradient (RMSprop keeps the subgradient, which never does); the reference
+    # does the same.
+    p = make_problem(9, "logistic", n=60, d=8, dtype=dtype)
+    opt = OPTIMIZERS[opt_name]
+    cfg = cfg_dict(1, alpha=0.2, l1_ratio=0.9, batch_size=20)
+    coef = run_epochs(p, opt, sched_dict(lr=LRS[opt["kind"]] * 4), cfg, epochs=6)[-1][2]["coef"]
+    zeros = np.count_nonzero(coef == 0)
+    assert zeros == 0 if opt["kind"] == 2 else zeros >= 4
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_many_epochs_small_batches(dtype):
     """A longer run with every option at once: softmax, weights, AdamW, cosine with warm-up, clipping."""
     p = make_problem(7, "softmax", n=37, d=6, dtype=dtype, weights="random")

@@ -10,7 +10,7 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes, make_classification
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression as SkLogistic
-from sklearn.linear_model import Ridge
+from sklearn.linear_model import Lasso, Ridge
 from sklearn.metrics import balanced_accuracy_score, recall_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
@@ -397,6 +397,33 @@ def test_sample_weights_of_any_finite_scale_weigh_alike(dtype, scale):
         scaled = w * dtype(scale)
     model = LinearRegression(max_iter=5, random_state=0).fit(X, y, sample_weight=scaled)
     np.testing.assert_allclose(model.coef_, base.coef_, rtol=1e-4 if dtype == np.float32 else 1e-9)
+
+
+def test_l1_fits_set_weights_to_exactly_zero():
+    # The L1 term steps by its proximal map (soft thresholding): weights the optimum has at 0
+    # reach exactly 0, as scikit-learn's saga and Lasso leave them (in mini-batches, most of
+    # them: a batch's noise keeps some near 0).
+    X, _, y, _ = standardized(load_breast_cancer)
+    alpha = 0.02
+    model = LogisticRegression(penalty="l1", alpha=alpha, max_iter=1000, random_state=0).fit(X, y)
+    exact = SkLogistic(l1_ratio=1.0, C=1.0 / (alpha * len(y)), solver="saga", tol=1e-10, max_iter=100_000).fit(X, y)
+
+    def objective(coef, intercept):
+        return losses.logistic(X, y.astype(float), coef.ravel(), float(intercept[0]), alpha=alpha, l1_ratio=1.0)[0]
+
+    ours, best = objective(model.coef_, model.intercept_), objective(exact.coef_, exact.intercept_)
+    assert best * (1 - 1e-9) <= ours <= best * (1 + 1e-4)
+    zeros, exact_zeros = model.coef_ == 0, exact.coef_ == 0
+    assert exact_zeros.sum() == 22 and zeros.sum() >= 10 and np.all(exact_zeros[zeros])  # 13 here
+
+    X, _, y, _ = standardized(load_diabetes)
+    for alpha in (0.5, 5.0):
+        lasso = Lasso(alpha=alpha, tol=1e-12, max_iter=100_000).fit(X, y)  # its objective is descend's
+        model = LinearRegression(penalty="l1", alpha=alpha, batch_size=None, learning_rate=0.1, max_iter=2000,
+                                 random_state=0).fit(X, y)
+        np.testing.assert_array_equal(model.coef_ == 0, lasso.coef_ == 0)
+        assert np.any(lasso.coef_ == 0)
+        np.testing.assert_allclose(model.coef_, lasso.coef_, rtol=1e-7, atol=1e-7 * np.abs(lasso.coef_).max())
 
 
 def imbalanced(n=2000, seed=0):

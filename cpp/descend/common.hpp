@@ -34,6 +34,14 @@
 #define DESCEND_CLONE_TARGETS ""
 #endif
 
+// A small helper of the multi-versioned kernels: inlined into each clone (called, it would be
+// compiled for the baseline x86-64 only).
+#if defined(__GNUC__)
+#define DESCEND_FORCE_INLINE inline __attribute__((always_inline))
+#else
+#define DESCEND_FORCE_INLINE inline
+#endif
+
 #if defined(_MSC_VER)
 #define DESCEND_RESTRICT __restrict
 #else

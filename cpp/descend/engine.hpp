@@ -221,7 +221,9 @@ class Trainer {
     // One epoch over the rows listed in order[0..n): reshuffled in place first when asked, or,
     // shuffling runs, left as it is and visited run by run in a random order of the runs.
     EpochResult epoch(index_t* order, std::size_t n, SplitMix64& rng, Model<T>& m, OptimConfig<T>& opt,
-                      const Schedule& sched, const EpochConfig& cfg, const std::function<bool()>& interrupted) {
+                      const Schedule& sched, const EpochConfig& config, const std::function<bool()>& interrupted) {
+        EpochConfig cfg = config;
+        cfg.penalty.l1_gradient = opt.kind == OptimKind::rmsprop;  // else its proximal step (shrink_l1)
         if (cfg.shuffle && cfg.shuffle_run > 1) {
             visit_.resize(n);
             shuffle_runs(order, n, cfg.shuffle_run, rng, runs_, visit_.data());
@@ -368,6 +370,7 @@ class Trainer {
             std::memcpy(backup_.data(), m.coef, dk * sizeof(T));
             std::memcpy(backup_.data() + dk, m.intercept, m.K * sizeof(T));
             apply(m, opt, lr, t, cfg.n_threads);
+            shrink_l1(m, opt, lr, t, cfg.penalty);
             opt.step = t;
             ++res.steps;
             if (!finite_params(m)) {
@@ -457,6 +460,40 @@ class Trainer {
                 if (m.fit_intercept) rmsprop_step<T>(intercept, h, 1);
                 break;
             }
+        }
+    }
+
+    // The proximal step of the L1 term (alpha l1_ratio |w|_1) after the optimizer's step, when
+    // the gradient left it out: each weight moves toward 0 by the L1 strength times its own step
+    // size and stops at 0, where a subgradient step would cross 0 back and forth and leave no
+    // weight at exactly 0. The step size is the one the optimizer gives a steady gradient: lr,
+    // over (1 - momentum) with a momentum buffer (which sums a steady gradient to g / (1 - mu)),
+    // over Adam's denominator. A weight at 0 then stays there while its smoothed gradient (Adam:
+    // the bias-corrected mean) is within the L1 strength, as at the optimum. The intercept has
+    // no penalty. RMSprop keeps the subgradient: with the proximal step over its denominator,
+    // the L1 fits of breast_cancer took twice as many epochs to the same distance from the
+    // optimum (its denominator, no longer raised by the subgradient, makes larger steps).
+    static void shrink_l1(Model<T>& m, const OptimConfig<T>& opt, double lr, std::int64_t t, const Penalty& pen) {
+        const double a1 = pen.alpha * pen.l1_ratio;
+        if (!(a1 > 0) || pen.l1_gradient) return;
+        const std::size_t dk = m.d * m.K;
+        const double mu = opt.momentum;
+        switch (opt.kind) {
+            case OptimKind::sgd: {
+                // the buffer's steady sum of g (none for momentum >= 1, which the estimators refuse)
+                const double sum = mu < 1.0 ? (1.0 - opt.dampening) / (1.0 - mu) : 1.0;
+                const double steady = mu == 0 ? 1.0 : opt.nesterov ? 1.0 + mu * sum : sum;
+                soft_threshold<T>(m.coef, nullptr, dk, static_cast<T>(lr * a1 * steady), T(1), T(0));
+                break;
+            }
+            case OptimKind::adam: {
+                const T bc2 = static_cast<T>(std::sqrt(1.0 - std::pow(opt.beta2, static_cast<double>(t))));
+                soft_threshold<T>(m.coef, opt.amsgrad ? m.state[0][2] : m.state[0][1], dk, static_cast<T>(lr * a1),
+                                  bc2, static_cast<T>(opt.eps));
+                break;
+            }
+            case OptimKind::rmsprop:  // l1_gradient: not reached
+                break;
         }
     }
 

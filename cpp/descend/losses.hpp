@@ -20,6 +20,9 @@ namespace descend {
 struct Penalty {
     double alpha = 0.0;
     double l1_ratio = 0.0;
+    // false: the L1 term adds its value to the loss but not its subgradient to the gradient (the
+    // training engine takes its proximal step instead, which sets weights to exactly 0)
+    bool l1_gradient = true;
 };
 
 // Rows of a data set, optionally a subset given by indices (a mini-batch gathered in place).
@@ -668,7 +671,15 @@ DESCEND_CLONES double finish_gradient(const double* DESCEND_RESTRICT sum, double
                                       std::size_t n, const Penalty& pen, T* DESCEND_RESTRICT out) {
     const double a1 = pen.alpha * pen.l1_ratio, a2 = pen.alpha * (1.0 - pen.l1_ratio);
     double l1 = 0.0, l2 = 0.0;
-    if (pen.alpha == 0.0) {
+    if (a1 != 0.0 && !pen.l1_gradient) {  // the L1 term's value only
+#pragma omp simd reduction(+ : l1, l2)
+        for (std::size_t j = 0; j < n; ++j) {
+            const double wj = static_cast<double>(w[j]);
+            l1 += std::fabs(wj);
+            l2 += wj * wj;
+            out[j] = static_cast<T>(sum[j] * scale + a2 * wj);
+        }
+    } else if (pen.alpha == 0.0) {
 #pragma omp simd
         for (std::size_t j = 0; j < n; ++j) out[j] = static_cast<T>(sum[j] * scale);
     } else if (a1 == 0.0) {

@@ -208,6 +208,28 @@ void rmsprop_step(const Slots& slots, const RmspropHyper<T>& h, int n_threads) {
     }
 }
 
+// ---- Soft thresholding: the proximal step of an L1 penalty ----------------------------------
+// sign(p) max(|p| - tau, 0)
+template <class T>
+DESCEND_FORCE_INLINE T shrink(T p, T tau) {
+    return p > tau ? p - tau : (p < -tau ? p + tau : T(0));
+}
+
+// p <- sign(p) max(|p| - tau, 0) elementwise, the proximal map of tau |p|_1, at each element's
+// step size: tau = thresh without v; with v (Adam's second moment, or its AMSGrad maximum, and
+// bc2 = sqrt(1 - beta2^t)), tau = thresh / (sqrt(v) / bc2 + eps), as Adam divides its own step.
+template <class T>
+DESCEND_CLONES void soft_threshold(T* DESCEND_RESTRICT p, const T* DESCEND_RESTRICT v, std::size_t n, T thresh, T bc2,
+                                   T eps) {
+    if (!v) {
+#pragma omp simd
+        for (std::size_t i = 0; i < n; ++i) p[i] = shrink(p[i], thresh);
+    } else {
+#pragma omp simd
+        for (std::size_t i = 0; i < n; ++i) p[i] = shrink(p[i], thresh / (std::sqrt(v[i]) / bc2 + eps));
+    }
+}
+
 // ---- Global gradient norm and clipping (torch.nn.utils.clip_grad_norm_) ---------------------
 template <class T>
 DESCEND_CLONES void scale_inplace(T* DESCEND_RESTRICT x, std::size_t n, T c) {

@@ -13,7 +13,10 @@ a textbook loop over batches:
         t = step + 1;  lr = learning_rate(schedule, t)
         stop (diverged) if the loss is not finite or above loss_limit
         clip the gradient to a global L2 norm of clip_norm
-        optimizer update of coef (and intercept), step = t
+        optimizer update of coef (and intercept), step = t     (SGD and Adam: the L1 penalty's value is
+                                                                in the loss, its subgradient not in the
+                                                                gradient; the L1 term steps by its
+                                                                proximal map, soft thresholding of coef)
         stop (diverged, params restored) if a parameter is no longer finite
 
 Like the C++ engine, the optimizer arithmetic is done in the parameters' dtype, with every
@@ -136,12 +139,17 @@ def epoch_offset(schedule, step):
 # ---- loss and gradient of one batch -----------------------------------------------------------
 
 
-def _loss_grad(X, y, labels, sample_weight, batch, coef, intercept, config, norm=None):
+def _loss_grad(X, y, labels, sample_weight, batch, coef, intercept, config, norm=None, prox=False):
     """(loss, grad of coef shaped like coef, grad of intercept shaped (K,)) in the params' dtype.
-    norm: the divisor of the batch's weighted loss sum (None: its weight sum, the weighted mean)."""
+    norm: the divisor of the batch's weighted loss sum (None: its weight sum, the weighted mean).
+    prox: the L1 term adds its value to the loss but not its subgradient to the gradient (it
+    steps by its proximal map, _shrink_l1)."""
     dtype = coef.dtype
     sw = None if sample_weight is None else sample_weight[batch]
     alpha, l1_ratio = float(config["alpha"]), float(config["l1_ratio"])
+    a1 = alpha * l1_ratio if prox else 0.0  # the L1 strength left out of the loss function's call
+    if a1 > 0:
+        alpha, l1_ratio = alpha * (1.0 - l1_ratio), 0.0
     # with norm: the weighted mean without the penalty, in float64, times (the batch's weight sum
     # / norm), then the penalty added; a batch of zero weight: any mean, times 0
     total = None if norm is None else float(np.sum(sw, dtype=np.float64))
@@ -160,6 +168,7 @@ def _loss_grad(X, y, labels, sample_weight, batch, coef, intercept, config, norm
         scale = total / norm
         penalty, penalty_grad = _penalty(np.asarray(coef, dtype=np.float64).reshape(np.shape(gw)), alpha, l1_ratio)
         loss, gw, gb = loss * scale + penalty, gw * scale + penalty_grad, np.asarray(gb) * scale
+    loss += a1 * float(np.sum(np.abs(coef.astype(np.float64))))
     grad_w = np.asarray(gw, dtype=dtype).reshape(coef.shape)
     grad_b = np.asarray(gb, dtype=dtype).reshape(intercept.shape)
     if not config["fit_intercept"]:
@@ -240,6 +249,26 @@ def _rmsprop(p, g, s, opt, lr):
         p -= lr * g / avg
 
 
+def _shrink_l1(coef, state, opt, lr, t, a1):
+    """The proximal step of the L1 term a1 |w|_1 after the optimizer's (SGD and Adam; RMSprop
+    takes its subgradient): soft thresholding, coef <- sign(coef) max(|coef| - tau, 0), at the
+    step size the optimizer gives a steady gradient: tau = lr a1 (SGD; times the momentum
+    buffer's steady sum, (1 - dampening) / (1 - momentum), and Nesterov's 1 + momentum times it),
+    over Adam's denominator sqrt(v) / sqrt(1 - beta2^t) + eps (v the AMSGrad maximum when kept);
+    in the params' dtype."""
+    T = coef.dtype.type
+    kind, mu = int(opt["kind"]), float(opt["momentum"])
+    if not a1 > 0 or kind == RMSPROP:
+        return
+    if kind == SGD:
+        total = (1.0 - float(opt["dampening"])) / (1.0 - mu) if mu < 1.0 else 1.0
+        tau = T(lr * a1 * (1.0 if mu == 0 else 1.0 + mu * total if opt["nesterov"] else total))
+    else:
+        v = _as(state[2] if opt["amsgrad"] else state[1], coef.shape)
+        tau = T(lr * a1) / (np.sqrt(v) / T(math.sqrt(1.0 - float(opt["beta2"]) ** t)) + T(opt["eps"]))
+    coef[...] = np.where(coef > tau, coef - tau, np.where(coef < -tau, coef + tau, T(0)))
+
+
 def _apply(params, grads, states, opt, lr, t, fresh):
     """One optimizer step of the weights and (when fitted) the intercept; weight decay, like the
     penalty, acts on the weights only."""
@@ -312,7 +341,8 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
             if sample_weight is not None:
                 ws = norm = len(batch) * weight_mean
 
-            loss, grad_w, grad_b = _loss_grad(X, y, labels, sample_weight, batch, coef, intercept, config, norm)
+            loss, grad_w, grad_b = _loss_grad(X, y, labels, sample_weight, batch, coef, intercept, config, norm,
+                                              prox=int(optimizer["kind"]) != RMSPROP)
             t = step + 1
             lr = learning_rate(schedule, t)
             res["last_lr"] = lr
@@ -336,6 +366,7 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
             backup = [p.copy() for p in (coef, intercept)]
             grads = [grad_w, grad_b] if fit_intercept else [grad_w]
             _apply(params, grads, states, optimizer, lr, t, fresh)
+            _shrink_l1(coef, states[0], optimizer, lr, t, float(config["alpha"]) * float(config["l1_ratio"]))
             if int(optimizer["kind"]) == SGD:
                 fresh = False
             step = t
