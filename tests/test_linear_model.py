@@ -506,6 +506,20 @@ def test_class_weight_is_a_weight_per_row(labels):
     np.testing.assert_array_equal(stream.coef_, twin.coef_)
 
 
+def test_early_stopping_holds_out_each_class_in_proportion():
+    X, y = imbalanced(1000)  # 946 and 54 rows
+    model = LogisticRegression(early_stopping=True, max_iter=3, random_state=0).fit(X, y)
+    val, train = model._training.val_index, model._training.order
+    assert np.bincount(y[val]).tolist() == [95, 5]  # a random draw holds out 5.4 +- 2.2 rare rows
+    np.testing.assert_array_equal(np.sort(np.concatenate([val, train])), np.arange(len(y)))
+    again = LogisticRegression(early_stopping=True, max_iter=3, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(again._training.val_index, val)
+    y[:999] = 1
+    y[999] = 0  # a class of one row cannot be on both sides: the rows are drawn at random
+    model = LogisticRegression(early_stopping=True, max_iter=3, random_state=0).fit(X, y)
+    assert len(model._training.val_index) == 100
+
+
 def test_class_weight_is_checked():
     X, y = imbalanced(200)
     for bad, message in [("balance", "class_weight must be None, 'balanced' or a dict"),

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
@@ -313,13 +314,14 @@ class _LinearBase(BaseEstimator):
         tr.val_index = None
         if self.early_stopping and not incremental:  # as scikit-learn's: fit only
             rng = check_random_state(self.random_state)
-            perm = rng.permutation(n)
             n_val = max(1, int(math.ceil(self.validation_fraction * n)))
             if n - n_val < 1:
                 raise ValueError(f"validation_fraction={self.validation_fraction} leaves no training rows "
                                  f"out of {n}")
-            tr.val_index = np.sort(perm[:n_val]).astype(np.int64)
-            idx = np.sort(perm[n_val:]).astype(np.int64)
+            validation = np.zeros(n, dtype=bool)
+            validation[self._validation_rows(rng, n_val, targets, labels)] = True
+            tr.val_index = np.flatnonzero(validation).astype(np.int64)
+            idx = np.flatnonzero(~validation).astype(np.int64)
         tr.order = idx
         return tr
 
@@ -515,6 +517,12 @@ class _LinearBase(BaseEstimator):
         weight of the row's class)."""
         return sample_weight
 
+    def _validation_rows(self, rng, n_val, targets, labels):
+        """The ids of the n_val rows early stopping holds out: drawn at random (LogisticRegression:
+        from each class in proportion, as scikit-learn's SGDClassifier draws them)."""
+        n = len(targets if targets is not None else labels)
+        return rng.permutation(n)[:n_val]
+
     def _warm_coef(self, d, K):
         """The current coef_ (K x d) and intercept_ (K) for a warm start, or None for a cold one."""
         if not (self.warm_start and hasattr(self, "coef_")):
@@ -675,6 +683,15 @@ class LogisticRegression(ClassifierMixin, _LinearBase):
         if not np.any(weights > 0):
             raise ValueError("class_weight (with sample_weight) gives every row a weight of 0")
         return weights
+
+    def _validation_rows(self, rng, n_val, targets, labels):
+        codes = labels if labels is not None else targets.astype(np.intp)
+        counts = np.bincount(codes)
+        classes = np.count_nonzero(counts)
+        if counts[counts > 0].min() < 2 or min(n_val, len(codes) - n_val) < classes:
+            return super()._validation_rows(rng, n_val, targets, labels)  # too few rows to stratify
+        split = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=rng)
+        return next(split.split(np.zeros((len(codes), 0)), codes))[1]
 
     def _targets(self, y, first, classes):
         fast = _binary_codes(y, (np.unique(np.asarray(classes)) if classes is not None else None) if first
