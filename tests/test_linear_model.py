@@ -1,6 +1,7 @@
 """LinearRegression and LogisticRegression: scikit-learn's checks, real data, the engine's behaviour."""
 
 import os
+import pickle
 import signal
 import threading
 import time
@@ -506,18 +507,31 @@ def test_class_weight_is_a_weight_per_row(labels):
     np.testing.assert_array_equal(stream.coef_, twin.coef_)
 
 
-def test_early_stopping_holds_out_each_class_in_proportion():
+def test_early_stopping_holds_out_each_class_in_proportion(monkeypatch):
     X, y = imbalanced(1000)  # 946 and 54 rows
-    model = LogisticRegression(early_stopping=True, max_iter=3, random_state=0).fit(X, y)
-    val, train = model._training.val_index, model._training.order
-    assert np.bincount(y[val]).tolist() == [95, 5]  # a random draw holds out 5.4 +- 2.2 rare rows
-    np.testing.assert_array_equal(np.sort(np.concatenate([val, train])), np.arange(len(y)))
-    again = LogisticRegression(early_stopping=True, max_iter=3, random_state=0).fit(X, y)
-    np.testing.assert_array_equal(again._training.val_index, val)
+    held_out = []
+    hold_out = LogisticRegression._validation_rows
+    monkeypatch.setattr(LogisticRegression, "_validation_rows",
+                        lambda *args: held_out.append(hold_out(*args)) or held_out[-1])
+    LogisticRegression(early_stopping=True, max_iter=3, random_state=0).fit(X, y)
+    assert np.bincount(y[held_out[0]]).tolist() == [95, 5]  # a random draw: 5.4 +- 2.2 rare rows
+    assert len(np.unique(held_out[0])) == 100
+    LogisticRegression(early_stopping=True, max_iter=3, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(held_out[1], held_out[0])  # same seed, same rows
     y[:999] = 1
     y[999] = 0  # a class of one row cannot be on both sides: the rows are drawn at random
-    model = LogisticRegression(early_stopping=True, max_iter=3, random_state=0).fit(X, y)
-    assert len(model._training.val_index) == 100
+    LogisticRegression(early_stopping=True, max_iter=3, random_state=0).fit(X, y)
+    assert len(np.unique(held_out[2])) == 100
+
+
+def test_a_fitted_model_keeps_no_per_row_state():
+    X, y = imbalanced(20_000)
+    for model in (LogisticRegression(max_iter=2, early_stopping=True, schedule="constant"),
+                  LinearRegression(max_iter=2, schedule="constant")):
+        model.fit(X, y)
+        assert len(pickle.dumps(model)) < 20_000  # the rows' order (160 KB here) is dropped after each call
+        model.partial_fit(X, y)
+        assert len(pickle.dumps(model)) < 20_000
 
 
 def test_class_weight_is_checked():

@@ -503,7 +503,10 @@ class _LinearBase(BaseEstimator):
         if first or not hasattr(self, "history_"):
             self.history_ = {k: [] for k in ("loss", "val_loss", "learning_rate", "grad_norm", "time")}
         tr = self._setup(X, targets, labels, sample_weight, K, reset=first, incremental=incremental)
-        self._run(X, targets, labels, sample_weight, tr, schedule, epochs, incremental)
+        try:
+            self._run(X, targets, labels, sample_weight, tr, schedule, epochs, incremental)
+        finally:  # the rows' order is the call's: the estimator keeps O(parameters) (and pickles so)
+            tr.order = tr.val_index = None
         return self
 
     def fit(self, X, y, sample_weight=None):
