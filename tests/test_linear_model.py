@@ -518,10 +518,11 @@ def test_early_stopping_holds_out_each_class_in_proportion(monkeypatch):
     assert len(np.unique(held_out[0])) == 100
     LogisticRegression(early_stopping=True, max_iter=3, random_state=0).fit(X, y)
     np.testing.assert_array_equal(held_out[1], held_out[0])  # same seed, same rows
-    y[:999] = 1
-    y[999] = 0  # a class of one row cannot be on both sides: the rows are drawn at random
+    y[900:999] = 2
+    y[999] = 3  # a class of one row cannot be on both sides: it stays in training, the others are stratified
     LogisticRegression(early_stopping=True, max_iter=3, random_state=0).fit(X, y)
-    assert len(np.unique(held_out[2])) == 100
+    assert len(np.unique(held_out[2])) == 100 and 999 not in held_out[2]
+    assert abs(np.count_nonzero(y[held_out[2]] == 2) - 9.9) <= 1
 
 
 def test_a_fitted_model_keeps_no_per_row_state():
@@ -534,11 +535,89 @@ def test_a_fitted_model_keeps_no_per_row_state():
         assert len(pickle.dumps(model)) < 20_000
 
 
+@pytest.mark.parametrize("by", ["sample_weight", "class_weight"])
+def test_partial_fit_weights_count_alike_across_calls(by):
+    # A training's first call fixes the mean row weight the batches divide by: a later call's
+    # weights three times as large take three times the step (plain SGD, one batch a call).
+    # Each call's own mean would have made them count only against the rows of the same call.
+    X, y = imbalanced(300)
+    first, second = slice(0, 150), slice(150, 300)
+    options = dict(optimizer="sgd", schedule="constant", learning_rate=0.1, batch_size=None, alpha=0.0,
+                   random_state=0)
+    steps = []
+    for factor in (1.0, 3.0):
+        if by == "sample_weight":
+            model = LogisticRegression(**options)
+            model.partial_fit(X[first], y[first], classes=[0, 1], sample_weight=np.ones(150))
+            start = model.coef_.copy()
+            model.partial_fit(X[second], y[second], sample_weight=np.full(150, factor))
+        else:  # chunks of one class each, the second's class weighing factor
+            ones, zeros = np.flatnonzero(y == 1)[:20], np.flatnonzero(y == 0)[:20]
+            model = LogisticRegression(class_weight={0: 1.0, 1: factor}, **options)
+            model.partial_fit(X[zeros], y[zeros], classes=[0, 1])
+            start = model.coef_.copy()
+            model.partial_fit(X[ones], y[ones])
+        steps.append(model.coef_ - start)
+    np.testing.assert_allclose(steps[1], 3.0 * steps[0], rtol=1e-12)
+
+
+def test_a_partial_fit_chunk_of_zero_weight_changes_nothing():
+    X, y = imbalanced(300)
+    zeros = np.flatnonzero(y == 0)
+    model = LogisticRegression(class_weight={0: 0.0}, schedule="constant", random_state=0)
+    model.partial_fit(X[zeros], y[zeros], classes=[0, 1])  # a first call: the model is set up, untrained
+    assert model.n_iter_ == 0 and model.history_["loss"] == [] and np.all(model.coef_ == 0)
+    model.partial_fit(X, y)
+    before = (model.coef_.copy(), model.intercept_.copy(), model.n_iter_, len(model.history_["loss"]))
+    model.partial_fit(X[zeros], y[zeros])  # as scikit-learn's partial_fit: nothing to learn from
+    after = (model.coef_, model.intercept_, model.n_iter_, len(model.history_["loss"]))
+    for a, b in zip(before, after):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="gives every row a weight of 0"):  # fit has nothing to train on
+        LogisticRegression(class_weight={0: 0.0, 1: 0.0}).fit(X, y)
+
+
+def test_weight_problems_are_named():
+    X, y = imbalanced(300)
+    w = np.ones(300)
+    w[_held_out(300, 30)] = 0.0
+    with pytest.raises(ValueError, match="early_stopping: the 30 rows held out for validation all weigh 0"):
+        LinearRegression(early_stopping=True, validation_fraction=0.1, random_state=0).fit(X, y.astype(float),
+                                                                                          sample_weight=w)
+    with pytest.raises(ValueError, match="class_weight times sample_weight overflows float64"):
+        LogisticRegression(class_weight={1: 10.0}).fit(X, y, sample_weight=np.full(300, 1e308))
+    with pytest.raises(ValueError, match="class_weight times sample_weight overflows float64"):
+        LogisticRegression(class_weight="balanced").fit(X, y, sample_weight=np.full(300, 1e308))
+
+
+def _held_out(n, n_val, random_state=0):
+    """The rows LinearRegression(early_stopping=True, random_state=...) holds out of n."""
+    from sklearn.utils import check_random_state
+    return check_random_state(random_state).permutation(n)[:n_val]
+
+
+def test_a_refit_that_fails_its_checks_leaves_the_model_as_it_was():
+    X, y = imbalanced(300)
+    model = LogisticRegression(max_iter=3, random_state=0).fit(X, y)
+    before = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(model).items()}
+    with pytest.raises(ValueError, match="class_weight has labels that are not classes"):
+        model.set_params(class_weight={"zz": 1.0}).fit(X[:, :3], np.where(X[:, 0] > 0, "a", "b"))
+    assert set(vars(model)) == set(before)
+    for key in ("coef_", "intercept_", "classes_", "n_features_in_", "n_iter_"):
+        np.testing.assert_array_equal(getattr(model, key), before[key])
+    assert model.history_ == before["history_"] and model._training is before["_training"]
+    model.predict(X)
+
+
 def test_class_weight_is_checked():
     X, y = imbalanced(200)
+    # labels that are not classes are ignored when every class has its weight (scikit-learn's rule:
+    # a cross-validation fold may miss a class)
+    LogisticRegression(class_weight={0: 1.0, 1: 2.0, 3: 5.0}, max_iter=1).fit(X, y)
     for bad, message in [("balance", "class_weight must be None, 'balanced' or a dict"),
                          ([1.0, 2.0], "class_weight must be None, 'balanced' or a dict"),
-                         ({3: 1.0}, r"class_weight has labels that are not classes \(\[0 1\]\): \[3\]"),
+                         ({3: 1.0}, r"class_weight has labels that are not classes \(\[0 1\]\): \[3\], and no "
+                                    r"weight for classes \[0, 1\]"),
                          ({1: -1.0}, r"class_weight\[1\] must be >= 0"),
                          ({1: np.nan}, r"class_weight\[1\] must be finite"),
                          ({0: 0.0, 1: 0.0}, "gives every row a weight of 0")]:

@@ -186,12 +186,13 @@ struct EpochConfig {
     std::size_t shuffle_run = 1;  // > 1: shuffle runs of this many consecutive rows of order
     double clip_norm = 0;        // 0: no clipping
     double loss_limit = std::numeric_limits<double>::infinity();  // a batch loss above: diverged
-    // With sample weights: their mean over the epoch's rows. A batch's weighted loss sum is
-    // divided by its row count times this mean, not by the batch's own weight sum, so that its
-    // gradient is an unbiased estimate of the whole weighted mean's (a ratio of two batch sums
-    // is not: rows of large weight count for less in the batches they share with others, and
-    // training settled about 1% above the weighted optimum with weights of 0.5 and 10). A batch
-    // of zero weight then takes the penalty's step, as every batch does.
+    // The mean row weight (1 without sample weights; the estimators keep a training's first for
+    // its later partial_fit calls). A batch's weighted loss sum is divided by its row count times
+    // this mean, not by the batch's own weight sum, so that its gradient is an unbiased estimate
+    // of the whole weighted mean's (a ratio of two batch sums is not: rows of large weight count
+    // for less in the batches they share with others, and training settled about 1% above the
+    // weighted optimum with weights of 0.5 and 10). A batch of zero weight then takes the
+    // penalty's step, as every batch does.
     double weight_mean = 1.0;
     int n_threads = 1;
 };
@@ -349,7 +350,7 @@ class Trainer {
             rows.n = bn;
             rows.n_ahead = n - (start + bn);  // the next batches' rows: fetched ahead
             // the divisor of the batch's loss sum, and its weight in the epoch's mean loss
-            const double ws = static_cast<double>(bn) * (rows.sample_weight ? cfg.weight_mean : 1.0);
+            const double ws = static_cast<double>(bn) * cfg.weight_mean;
             const double loss = loss_grad(rows, m, cfg, ws);
             const std::int64_t t = opt.step + 1;
             const double lr = sched.at(t);

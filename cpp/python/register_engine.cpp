@@ -157,18 +157,17 @@ py::dict epoch_impl(const py::array& X_obj, const py::object& y_obj, const py::o
     }
     cfg.clip_norm = get<double>(cfg_d, "clip_norm");
     cfg.loss_limit = get<double>(cfg_d, "loss_limit");
-    if (data.sample_weight) {  // the mean sample weight of the epoch's rows: given, or their mean
-        if (find(cfg_d, "weight_mean")) {
-            cfg.weight_mean = get<double>(cfg_d, "weight_mean");
-        } else {
-            double sum = 0;
-            for (std::size_t i = 0; i < n; ++i) sum += static_cast<double>(data.sample_weight[ord[i]]);
-            cfg.weight_mean = n > 0 ? sum / static_cast<double>(n) : 1.0;
-        }
-        if (!(cfg.weight_mean > 0) || !std::isfinite(cfg.weight_mean))
-            throw py::value_error("the sample weights of the epoch's rows must have a positive, finite mean "
-                                  "(weight_mean)");
+    // the mean row weight the batches' loss sums are divided by (with their rows): given, or the
+    // mean sample weight of the epoch's rows (1 without sample weights)
+    if (find(cfg_d, "weight_mean")) {
+        cfg.weight_mean = get<double>(cfg_d, "weight_mean");
+    } else if (data.sample_weight) {
+        double sum = 0;
+        for (std::size_t i = 0; i < n; ++i) sum += static_cast<double>(data.sample_weight[ord[i]]);
+        cfg.weight_mean = n > 0 ? sum / static_cast<double>(n) : 1.0;
     }
+    if (!(cfg.weight_mean > 0) || !std::isfinite(cfg.weight_mean))
+        throw py::value_error("weight_mean (the mean sample weight of the epoch's rows) must be positive and finite");
     cfg.n_threads = get<int>(cfg_d, "n_threads");
     if (find(cfg_d, "fetch")) data.fetch = get<bool>(cfg_d, "fetch");  // optional: fetch rows ahead or not
 

@@ -45,20 +45,21 @@ _STATE_SLOTS = {
 }
 
 
-def _near_one(sample_weight):
-    """Row weights whose largest is below 1e-100 or above 1e100 (float32: 1e-20, 1e20) divided by
-    it: the weighted means the model is trained on are the same, and their sums neither
-    underflow nor overflow."""
+def _weight_unit(sample_weight):
+    """What row weights are divided by: their largest when it is below 1e-100 or above 1e100
+    (float32: 1e-20, 1e20), else 1. The weighted means the model is trained on are the same, and
+    their sums neither underflow nor overflow. A training's first call fixes it (partial_fit's
+    later calls divide by the same, so that their weights compare with the first's)."""
     if sample_weight is None:
-        return None
-    top = sample_weight.max()
+        return 1.0
+    top = float(sample_weight.max())
     tiny, huge = (1e-20, 1e20) if sample_weight.dtype == np.float32 else (1e-100, 1e100)
-    return sample_weight if tiny <= top <= huge else sample_weight / top
+    return top if top > 0 and not tiny <= top <= huge else 1.0
 
 
 def _weight_mean(sample_weight, tr):
-    """The mean sample weight of the training rows (the engine's batches divide their weighted
-    loss sums by their row count times it)."""
+    """The mean row weight of the training rows: the engine's batches divide their weighted loss
+    sums by their row count times it (a training's first call fixes it: see _Training)."""
     train = sample_weight if tr.val_index is None else sample_weight[tr.order]
     mean = float(np.mean(train, dtype=np.float64))
     if not mean > 0:
@@ -158,6 +159,11 @@ class _Training:
         self.best_loss = np.inf
         self.no_improvement = 0
         self.best_params = None
+        # The mean row weight of the training's first call with weight (1 without sample weights):
+        # every batch's weighted loss sum is divided by its rows times it, in later partial_fit
+        # calls too, so that the calls' weights count alike (each call's own mean would make the
+        # weights count only against the other rows of the same call).
+        self.weight_mean = None
 
     def astype(self, dtype):
         """The same training state in another float type (a partial_fit call with X in it)."""
@@ -320,6 +326,10 @@ class _LinearBase(BaseEstimator):
                                  f"out of {n}")
             validation = np.zeros(n, dtype=bool)
             validation[self._validation_rows(rng, n_val, targets, labels)] = True
+            if sample_weight is not None and not np.any(sample_weight[validation] > 0):
+                raise ValueError(f"early_stopping: the {n_val} rows held out for validation all weigh 0 "
+                                 f"(sample_weight, class_weight), so their loss cannot tell when to stop; use a "
+                                 f"larger validation_fraction, or early_stopping=False")
             tr.val_index = np.flatnonzero(validation).astype(np.int64)
             idx = np.flatnonzero(~validation).astype(np.int64)
         tr.order = idx
@@ -352,8 +362,9 @@ class _LinearBase(BaseEstimator):
                       l1_ratio=l1_ratio, batch_size=0 if self.batch_size is None else int(self.batch_size),
                       shuffle=bool(self.shuffle), shuffle_run=self._shuffle_run(), clip_norm=float(self.clip_norm or 0.0),
                       loss_limit=limit, n_threads=n_threads)
-        if sample_weight is not None:
-            config["weight_mean"] = _weight_mean(sample_weight, tr)
+        if tr.weight_mean is None:
+            tr.weight_mean = 1.0 if sample_weight is None else _weight_mean(sample_weight, tr)
+        config["weight_mean"] = tr.weight_mean
         plateau = isinstance(schedule, schedules.Plateau)
         history = self.history_
         scale2 = self._loss_scale()
@@ -482,32 +493,56 @@ class _LinearBase(BaseEstimator):
 
     def _fit(self, X, y, sample_weight, epochs, reset, classes=None, incremental=False):
         saved = dict(self.__dict__)  # shallow: this call replaces attributes, and _run undoes in-place work
-        try:
-            return self._fit_checked(X, y, sample_weight, epochs, reset, classes, incremental)
-        except _NonFiniteX as exc:  # a NaN or infinity in X: the estimator is left as it was before the call
+
+        def restore():
             self.__dict__.clear()
             self.__dict__.update(saved)
-            raise ValueError(str(exc)) from None
 
-    def _fit_checked(self, X, y, sample_weight, epochs, reset, classes, incremental):
+        try:  # bad input leaves the estimator as it was
+            prepared = self._prepare(X, y, sample_weight, reset, classes, incremental)
+        except BaseException:
+            restore()
+            raise
+        if prepared is None:  # nothing to train on (a partial_fit chunk of zero weight)
+            return self
+        X, targets, labels, sample_weight, tr, schedule = prepared
+        try:
+            self._run(X, targets, labels, sample_weight, tr, schedule, epochs, incremental)
+        except _NonFiniteX as exc:  # a NaN or infinity in X: the estimator is left as it was before the call
+            restore()
+            raise ValueError(str(exc)) from None
+        finally:  # the rows' order is the call's: the estimator keeps O(parameters) (and pickles so)
+            tr.order = tr.val_index = None
+        return self
+
+    def _prepare(self, X, y, sample_weight, reset, classes, incremental):
+        """Checks the call's input and sets up the training: (X, targets, labels, row weights,
+        training state, schedule) for _run, or None when a partial_fit chunk weighs 0."""
         schedule = self._check_params()
         first = reset or not hasattr(self, "_training")
         # Every training row enters a batch of the first epoch, whose loss turns non-finite on a
         # NaN or infinity in X (times any sample weight, 0 too): the check is left to it (see _run).
         X, y, sample_weight = self._validate(X, y, sample_weight, reset=first, check_finite=False)
         targets, labels, K = self._targets(y, first, classes)
-        sample_weight = _near_one(self._row_weights(y, targets, labels, sample_weight, incremental))
+        weights = self._row_weights(y, targets, labels, sample_weight, incremental)
         if first:
             # alpha="auto": scikit-learn's C=1 / Ridge(alpha=1); partial_fit: n of its first call
             self._n_samples_alpha = 1.0 / X.shape[0]
+            self._weight_unit = _weight_unit(weights)
+        if weights is not None and self._weight_unit != 1.0:
+            weights = (weights.astype(np.float64) / self._weight_unit).astype(weights.dtype)
         if first or not hasattr(self, "history_"):
             self.history_ = {k: [] for k in ("loss", "val_loss", "learning_rate", "grad_norm", "time")}
-        tr = self._setup(X, targets, labels, sample_weight, K, reset=first, incremental=incremental)
-        try:
-            self._run(X, targets, labels, sample_weight, tr, schedule, epochs, incremental)
-        finally:  # the rows' order is the call's: the estimator keeps O(parameters) (and pickles so)
+        if incremental and weights is not None and not np.any(weights > 0):
+            # a chunk whose rows all weigh 0 (their classes' weight is 0): nothing to learn from, as
+            # in scikit-learn's partial_fit; a first call still sets the model up
+            tr = self._setup(X, targets, labels, None, K, reset=first, incremental=incremental)
             tr.order = tr.val_index = None
-        return self
+            self._publish(tr)
+            self.n_iter_, self.t_ = tr.epochs, tr.optimizer["step"]
+            return None
+        tr = self._setup(X, targets, labels, weights, K, reset=first, incremental=incremental)
+        return X, targets, labels, weights, tr, schedule
 
     def fit(self, X, y, sample_weight=None):
         """Train for up to max_iter epochs: from scratch, or with warm_start=True from the current
@@ -671,30 +706,39 @@ class LogisticRegression(ClassifierMixin, _LinearBase):
             if not np.all(counts > 0):
                 raise ValueError(f"class_weight='balanced': classes {self.classes_[counts <= 0]} have no "
                                  f"sample_weight in y")
-            per_class = np.sum(counts) / (len(self.classes_) * counts)
+            with np.errstate(over="ignore", invalid="ignore"):  # overflowing weights: said below
+                per_class = np.sum(counts) / (len(self.classes_) * counts)
         else:
-            known = set(self.classes_.tolist())
+            classes = self.classes_.tolist()
+            known = set(classes)
             unknown = [label for label in cw if label not in known]
-            if unknown:
-                raise ValueError(f"class_weight has labels that are not classes ({self.classes_}): {unknown}")
-            per_class = np.array([check_scalar(cw.get(c, 1.0), f"class_weight[{c!r}]", low=0.0)
-                                  for c in self.classes_.tolist()])
+            unweighted = [c for c in classes if c not in cw]
+            if unknown and unweighted:  # scikit-learn's rule: other labels only when every class has its weight
+                raise ValueError(f"class_weight has labels that are not classes ({self.classes_}): {unknown}, and "
+                                 f"no weight for classes {unweighted}")
+            per_class = np.array([check_scalar(cw.get(c, 1.0), f"class_weight[{c!r}]", low=0.0) for c in classes])
         codes = labels if labels is not None else targets.astype(np.intp)
-        weights = per_class.astype(self._X_dtype)[codes]
-        if sample_weight is not None:
-            weights *= sample_weight
-        if not np.any(weights > 0):
+        with np.errstate(over="ignore"):
+            weights = per_class.astype(self._X_dtype)[codes]
+            if sample_weight is not None:
+                weights *= sample_weight
+        if not np.all(np.isfinite(weights)):
+            raise ValueError(f"class_weight times sample_weight overflows {weights.dtype}: scale the weights down "
+                             f"(only their ratios matter)")
+        if not incremental and not np.any(weights > 0):
             raise ValueError("class_weight (with sample_weight) gives every row a weight of 0")
         return weights
 
     def _validation_rows(self, rng, n_val, targets, labels):
+        # the rows of a class of one row stay in training: it cannot be on both sides
         codes = labels if labels is not None else targets.astype(np.intp)
         counts = np.bincount(codes)
-        classes = np.count_nonzero(counts)
-        if counts[counts > 0].min() < 2 or min(n_val, len(codes) - n_val) < classes:
+        pool = np.flatnonzero(counts[codes] >= 2)
+        classes = np.count_nonzero(counts >= 2)
+        if classes == 0 or min(n_val, len(pool) - n_val) < classes:
             return super()._validation_rows(rng, n_val, targets, labels)  # too few rows to stratify
         split = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=rng)
-        return next(split.split(np.zeros((len(codes), 0)), codes))[1]
+        return pool[next(split.split(np.zeros((len(pool), 0)), codes[pool]))[1]]
 
     def _targets(self, y, first, classes):
         fast = _binary_codes(y, (np.unique(np.asarray(classes)) if classes is not None else None) if first

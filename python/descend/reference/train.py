@@ -7,9 +7,10 @@ a textbook loop over batches:
     shuffle the row ids (splitmix64 + Fisher-Yates; or, with shuffle_run k > 1, the ids of runs
     of k consecutive row ids, visited run by run), then for each batch of row ids:
         loss, gradient = reference loss on the batch          (float64, gradient cast to the params' dtype;
-                         with sample weights its weighted loss sum is divided by the batch's row count
-                         times config["weight_mean"], their mean over the epoch's rows, not by its own
-                         weight sum: an unbiased estimate of the whole weighted mean)
+                         its weighted loss sum is divided by the batch's row count times
+                         config["weight_mean"] (default: the sample weights' mean over the epoch's
+                         rows, 1 without them), not by its own weight sum: an unbiased estimate of
+                         the whole weighted mean)
         t = step + 1;  lr = learning_rate(schedule, t)
         stop (diverged) if the loss is not finite or above loss_limit
         clip the gradient to a global L2 norm of clip_norm
@@ -146,6 +147,8 @@ def _loss_grad(X, y, labels, sample_weight, batch, coef, intercept, config, norm
     steps by its proximal map, _shrink_l1)."""
     dtype = coef.dtype
     sw = None if sample_weight is None else sample_weight[batch]
+    if norm is not None and sw is None:
+        sw = np.ones(len(batch))
     alpha, l1_ratio = float(config["alpha"]), float(config["l1_ratio"])
     a1 = alpha * l1_ratio if prox else 0.0  # the L1 strength left out of the loss function's call
     if a1 > 0:
@@ -311,11 +314,15 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
     fit_intercept = bool(config["fit_intercept"])
     clip_norm = float(config["clip_norm"])
     loss_limit = float(config["loss_limit"])
-    if sample_weight is not None:  # the mean sample weight of the epoch's rows: given, or their mean
-        weight_mean = float(config["weight_mean"]) if "weight_mean" in config else \
-            float(np.sum(sample_weight[order], dtype=np.float64)) / max(len(order), 1)
-        if not (weight_mean > 0 and math.isfinite(weight_mean)):
-            raise ValueError("the sample weights of the epoch's rows must have a positive, finite mean (weight_mean)")
+    # the mean row weight the batches' loss sums are divided by (with their rows): given, or the
+    # mean sample weight of the epoch's rows (1 without sample weights)
+    weight_mean = 1.0
+    if "weight_mean" in config:
+        weight_mean = float(config["weight_mean"])
+    elif sample_weight is not None:
+        weight_mean = float(np.sum(sample_weight[order], dtype=np.float64)) / max(len(order), 1)
+    if not (weight_mean > 0 and math.isfinite(weight_mean)):
+        raise ValueError("weight_mean (the mean sample weight of the epoch's rows) must be positive and finite")
 
     def done(status=0, t=0, loss=0.0, lr=0.0):
         if status:
@@ -338,7 +345,7 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
         for start in range(0, n, max(B, 1)):
             batch = np.array(order[start : start + B])
             ws, norm = float(len(batch)), None  # the batch's weight in the epoch's mean loss; see _loss_grad
-            if sample_weight is not None:
+            if sample_weight is not None or weight_mean != 1.0:
                 ws = norm = len(batch) * weight_mean
 
             loss, grad_w, grad_b = _loss_grad(X, y, labels, sample_weight, batch, coef, intercept, config, norm,
