@@ -557,8 +557,22 @@ def test_partial_fit_weights_count_alike_across_calls(by):
             model.partial_fit(X[zeros], y[zeros], classes=[0, 1])
             start = model.coef_.copy()
             model.partial_fit(X[ones], y[ones])
-        steps.append(model.coef_ - start)
-    np.testing.assert_allclose(steps[1], 3.0 * steps[0], rtol=1e-12)
+        steps.append((model.coef_ - start, model.history_["loss"][-1]))
+    np.testing.assert_allclose(steps[1][0], 3.0 * steps[0][0], rtol=1e-12)
+    # the call's loss is its rows' weighted mean (one batch: taken before its step), whatever their scale
+    assert steps[1][1] == pytest.approx(steps[0][1], rel=1e-12)
+
+
+def test_partial_fit_rows_without_weights_weigh_one_in_the_first_calls_units():
+    X, y = imbalanced(300)
+    options = dict(optimizer="sgd", schedule="constant", batch_size=None, random_state=0)
+    models = []
+    for later in (None, np.ones(150)):
+        model = LogisticRegression(**options)
+        model.partial_fit(X[:150], y[:150], classes=[0, 1], sample_weight=np.full(150, 1e120))  # divided by 1e120
+        model.partial_fit(X[150:], y[150:], sample_weight=later)
+        models.append(model)
+    np.testing.assert_array_equal(models[0].coef_, models[1].coef_)
 
 
 def test_a_partial_fit_chunk_of_zero_weight_changes_nothing():
@@ -567,6 +581,11 @@ def test_a_partial_fit_chunk_of_zero_weight_changes_nothing():
     model = LogisticRegression(class_weight={0: 0.0}, schedule="constant", random_state=0)
     model.partial_fit(X[zeros], y[zeros], classes=[0, 1])  # a first call: the model is set up, untrained
     assert model.n_iter_ == 0 and model.history_["loss"] == [] and np.all(model.coef_ == 0)
+    assert np.all(model.intercept_ == 0)  # not even the prior of rows that weigh nothing
+    bad = X[zeros].copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match=r"Input X contains NaN or infinity \(row 3\)"):
+        model.partial_fit(bad, y[zeros])
     model.partial_fit(X, y)
     before = (model.coef_.copy(), model.intercept_.copy(), model.n_iter_, len(model.history_["loss"]))
     model.partial_fit(X[zeros], y[zeros])  # as scikit-learn's partial_fit: nothing to learn from
@@ -594,6 +613,23 @@ def _held_out(n, n_val, random_state=0):
     """The rows LinearRegression(early_stopping=True, random_state=...) holds out of n."""
     from sklearn.utils import check_random_state
     return check_random_state(random_state).permutation(n)[:n_val]
+
+
+def test_calls_that_fail_their_checks_leave_the_training_as_it_was():
+    X, y = imbalanced(300)
+    model = LinearRegression(max_iter=3, random_state=0).fit(X, y.astype(float))
+    coef = model.coef_.copy()
+    w = np.zeros(300)
+    w[_held_out(300, 30)] = 1.0  # only the held-out rows weigh
+    with pytest.raises(ValueError, match="every training row has zero sample_weight"):
+        model.set_params(early_stopping=True).fit(X[:, :4], y.astype(float), sample_weight=w)
+    assert model.n_features_in_ == 10 and np.array_equal(model.coef_, coef) and len(model.history_["loss"]) == 3
+    stream = LogisticRegression(schedule="constant", random_state=0).partial_fit(X, y, classes=[0, 1])
+    bad = X.astype(np.float32)
+    bad[7, 0] = np.inf
+    with pytest.raises(ValueError, match=r"row 7"):
+        stream.partial_fit(bad, y)  # would have carried the model over to float32 first
+    assert stream._training.dtype == np.float64 and stream._training.coef.dtype == np.float64
 
 
 def test_a_refit_that_fails_its_checks_leaves_the_model_as_it_was():

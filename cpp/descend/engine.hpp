@@ -168,8 +168,8 @@ struct Model {
 };
 
 struct EpochResult {
-    double loss_sum = 0;       // sum over batches of batch loss x batch weight
-    double weight_sum = 0;     // sum of the batch weights (rows, or sample weights)
+    double loss_sum = 0;       // the rows' weighted loss sum, plus each batch's penalty x its weight
+    double weight_sum = 0;     // the rows' weight sum (their count without sample weights)
     double grad_norm_sum = 0;  // sum over steps of the (pre-clip) gradient norm
     std::int64_t steps = 0;
     int status = 0;            // 0 done, 1 diverged, 2 interrupted
@@ -349,15 +349,17 @@ class Trainer {
             rows.index = order + start;
             rows.n = bn;
             rows.n_ahead = n - (start + bn);  // the next batches' rows: fetched ahead
-            // the divisor of the batch's loss sum, and its weight in the epoch's mean loss
-            const double ws = static_cast<double>(bn) * cfg.weight_mean;
-            const double loss = loss_grad(rows, m, cfg, ws);
+            const double divisor = static_cast<double>(bn) * cfg.weight_mean;  // of the batch's loss sum
+            LossParts parts;
+            const double loss = loss_grad(rows, m, cfg, divisor, &parts);
             const std::int64_t t = opt.step + 1;
             const double lr = sched.at(t);
             res.last_lr = lr;
             if (!std::isfinite(loss) || loss > cfg.loss_limit) return fail(res, t, loss, lr);
-            res.loss_sum += loss * ws;
-            res.weight_sum += ws;
+            // the epoch's loss: the weighted mean of the rows' losses plus the batches' penalty,
+            // weighted alike (the batch's weighted loss sum, and the penalty times its weight)
+            res.loss_sum += (loss - parts.penalty) * divisor + parts.penalty * parts.weight_sum;
+            res.weight_sum += parts.weight_sum;
             const double norm =
                 std::sqrt(sum_squares(grad_w_.data(), dk) + (m.fit_intercept ? sum_squares(grad_b_.data(), m.K) : 0.0));
             res.grad_norm_sum += norm;
@@ -386,22 +388,24 @@ class Trainer {
   public:
     // Loss (and gradient into the trainer's buffers) of the model on the given rows: their loss
     // sum divided by divisor (0: by their weight sum, the weighted mean) plus the penalty.
-    double loss_grad(const Rows<T>& rows, Model<T>& m, const EpochConfig& cfg, double divisor = 0) {
+    double loss_grad(const Rows<T>& rows, Model<T>& m, const EpochConfig& cfg, double divisor = 0,
+                     LossParts* parts = nullptr) {
         grad_w_.resize(m.d * m.K);
         grad_b_.resize(m.K);
         double loss;
         if (cfg.loss == LossKind::softmax) {
             loss = softmax_loss_grad<T>(rows, labels_, m.coef, m.intercept, m.K, cfg.penalty, cfg.n_threads,
-                                        grad_w_.data(), grad_b_.data(), buf_, team_, divisor);
+                                        grad_w_.data(), grad_b_.data(), buf_, team_, divisor, parts);
         } else {
             double gb = 0;
             loss = cfg.loss == LossKind::logistic
                        ? linear_loss_grad<T, LogisticLoss>(rows, y_, m.coef, static_cast<double>(m.intercept[0]),
                                                            cfg.penalty, cfg.n_threads, grad_w_.data(), gb, buf_, team_,
-                                                           divisor)
+                                                           divisor, parts)
                        : linear_loss_grad<T, SquaredErrorLoss>(rows, y_, m.coef,
                                                                static_cast<double>(m.intercept[0]), cfg.penalty,
-                                                               cfg.n_threads, grad_w_.data(), gb, buf_, team_, divisor);
+                                                               cfg.n_threads, grad_w_.data(), gb, buf_, team_, divisor,
+                                                               parts);
             grad_b_[0] = static_cast<T>(gb);
         }
         if (!m.fit_intercept)

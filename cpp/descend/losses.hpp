@@ -704,14 +704,21 @@ DESCEND_CLONES double finish_gradient(const double* DESCEND_RESTRICT sum, double
 
 }  // namespace detail
 
+// Two parts of a loss: the rows' weight sum (their count without sample weights) and the
+// penalty's value.
+struct LossParts {
+    double weight_sum = 0;
+    double penalty = 0;
+};
+
 // Loss and gradient of a linear model with one output. Returns the loss; writes grad_w (d) and
 // grad_b. y and sample weights are indexed by row of X. buf is scratch reused across calls.
 // The rows' (weighted) loss sum is divided by divisor, or when it is 0 by their weight sum: the
-// mean loss, weighted by the sample weights.
+// mean loss, weighted by the sample weights. parts, when given: see LossParts.
 template <class T, class Loss>
 double linear_loss_grad(const Rows<T>& rows, const T* y, const T* w, double b, const Penalty& pen,
                         int n_threads, T* grad_w, double& grad_b, std::vector<double>& buf, Team* team = nullptr,
-                        double divisor = 0) {
+                        double divisor = 0, LossParts* parts = nullptr) {
     const std::size_t d = rows.d, width = d + 3;
     double* out = detail::blocked_sum(rows.n, width, width, d, n_threads, buf,
                                       [&](std::size_t r0, std::size_t r1, double* acc, std::size_t ahead) {
@@ -719,16 +726,18 @@ double linear_loss_grad(const Rows<T>& rows, const T* y, const T* w, double b, c
                                       },
                                       team);
     const double inv = 1.0 / (divisor > 0 ? divisor : out[d + 2]);
-    const double loss = out[d + 1] * inv + detail::finish_gradient(out, inv, w, d, pen, grad_w);
+    const double penalty = detail::finish_gradient(out, inv, w, d, pen, grad_w);
     grad_b = out[d] * inv;
-    return loss;
+    if (parts) *parts = LossParts{out[d + 2], penalty};
+    return out[d + 1] * inv + penalty;
 }
 
-// Multinomial cross-entropy of a linear model with K outputs: W (d x K), b (K); divisor as above.
+// Multinomial cross-entropy of a linear model with K outputs: W (d x K), b (K); divisor and
+// parts as above.
 template <class T>
 double softmax_loss_grad(const Rows<T>& rows, const index_t* labels, const T* W, const T* b, std::size_t K,
                          const Penalty& pen, int n_threads, T* grad_W, T* grad_b, std::vector<double>& buf,
-                         Team* team = nullptr, double divisor = 0) {
+                         Team* team = nullptr, double divisor = 0, LossParts* parts = nullptr) {
     const std::size_t d = rows.d, dk = d * K, Kp = (K + 3) / 4 * 4, dkp = d * Kp;
     const std::size_t sum_width = dkp + Kp + 2, width = sum_width + 8 * Kp;
     // W and b in float64, padded with zeros to Kp classes (kept from call to call: no allocation)
@@ -750,7 +759,10 @@ double softmax_loss_grad(const Rows<T>& rows, const index_t* labels, const T* W,
     if (Kp != K)  // the gradient's rows moved down to K classes each, in place
         for (std::size_t j = 1; j < d; ++j)
             for (std::size_t k = 0; k < K; ++k) out[j * K + k] = out[j * Kp + k];
-    return loss + detail::finish_gradient(out, inv, W, dk, pen, grad_W);
+    const double weight_sum = out[dkp + Kp + 1];
+    const double penalty = detail::finish_gradient(out, inv, W, dk, pen, grad_W);
+    if (parts) *parts = LossParts{weight_sum, penalty};
+    return loss + penalty;
 }
 
 }  // namespace descend

@@ -19,7 +19,7 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 
 from ._validation import resolve_n_threads
-from .linear_model import _LOSS_KIND, LinearRegression, LogisticRegression, _weight_mean, _weight_unit
+from .linear_model import _LOSS_KIND, LinearRegression, LogisticRegression, _weight_mean
 
 __all__ = ["lr_find", "LRFindResult"]
 
@@ -200,10 +200,7 @@ def lr_find(estimator, X, y, lr_min=1e-6, lr_max=10, steps=100, *, sample_weight
     est._check_params()
     X, y, sample_weight = est._validate(X, y, sample_weight, reset=True)
     targets, labels, K = est._targets(y, True, None)
-    sample_weight = est._row_weights(y, targets, labels, sample_weight, False)
-    unit = _weight_unit(sample_weight)
-    if unit != 1.0:
-        sample_weight = (sample_weight.astype(np.float64) / unit).astype(sample_weight.dtype)
+    sample_weight = est._weights(y, targets, labels, sample_weight, True, False)
     est._n_samples_alpha = 1.0 / X.shape[0]
     tr = est._setup(X, targets, labels, sample_weight, K, reset=True)
     rows = tr.order

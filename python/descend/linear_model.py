@@ -67,6 +67,11 @@ def _weight_mean(sample_weight, tr):
     return mean
 
 
+def _codes(targets, labels):
+    """Each row's class index: the labels (multinomial) or the 0/1 targets (binary)."""
+    return labels if labels is not None else targets.astype(np.intp)
+
+
 def _is_sparse(X):
     return hasattr(X, "tocsr") and hasattr(X, "nnz")
 
@@ -137,7 +142,8 @@ class _NonFiniteX(ValueError):
 
 
 class _Training:
-    """Everything that persists between epochs (and partial_fit calls): O(parameters + n)."""
+    """Everything that persists between epochs and partial_fit calls: O(parameters). (A call's
+    row order and validation rows, O(n), are dropped when it ends.)"""
 
     def __init__(self, est, X, K):
         d = X.shape[1]
@@ -362,9 +368,8 @@ class _LinearBase(BaseEstimator):
                       l1_ratio=l1_ratio, batch_size=0 if self.batch_size is None else int(self.batch_size),
                       shuffle=bool(self.shuffle), shuffle_run=self._shuffle_run(), clip_norm=float(self.clip_norm or 0.0),
                       loss_limit=limit, n_threads=n_threads)
-        if tr.weight_mean is None:
-            tr.weight_mean = 1.0 if sample_weight is None else _weight_mean(sample_weight, tr)
-        config["weight_mean"] = tr.weight_mean
+        # the first call's mean row weight; rows without sample weights weigh 1 / the first call's unit
+        config["weight_mean"] = tr.weight_mean * (1.0 if sample_weight is not None else self._weight_unit)
         plateau = isinstance(schedule, schedules.Plateau)
         history = self.history_
         scale2 = self._loss_scale()
@@ -492,14 +497,24 @@ class _LinearBase(BaseEstimator):
         sys.stderr.flush()
 
     def _fit(self, X, y, sample_weight, epochs, reset, classes=None, incremental=False):
-        saved = dict(self.__dict__)  # shallow: this call replaces attributes, and _run undoes in-place work
+        # shallow: this call replaces attributes (of the training state too: a partial_fit call
+        # with X in the other float type), and _run undoes its in-place work
+        saved = dict(self.__dict__)
+        training = self.__dict__.get("_training")
+        saved_training = None if training is None else dict(training.__dict__)
 
         def restore():
             self.__dict__.clear()
             self.__dict__.update(saved)
+            if training is not None:
+                training.__dict__.clear()
+                training.__dict__.update(saved_training)
 
         try:  # bad input leaves the estimator as it was
             prepared = self._prepare(X, y, sample_weight, reset, classes, incremental)
+        except _NonFiniteX as exc:
+            restore()
+            raise ValueError(str(exc)) from None
         except BaseException:
             restore()
             raise
@@ -524,25 +539,36 @@ class _LinearBase(BaseEstimator):
         # NaN or infinity in X (times any sample weight, 0 too): the check is left to it (see _run).
         X, y, sample_weight = self._validate(X, y, sample_weight, reset=first, check_finite=False)
         targets, labels, K = self._targets(y, first, classes)
-        weights = self._row_weights(y, targets, labels, sample_weight, incremental)
-        if first:
-            # alpha="auto": scikit-learn's C=1 / Ridge(alpha=1); partial_fit: n of its first call
+        if first:  # alpha="auto": scikit-learn's C=1 / Ridge(alpha=1); partial_fit: n of its first call
             self._n_samples_alpha = 1.0 / X.shape[0]
-            self._weight_unit = _weight_unit(weights)
-        if weights is not None and self._weight_unit != 1.0:
-            weights = (weights.astype(np.float64) / self._weight_unit).astype(weights.dtype)
+        weights = self._weights(y, targets, labels, sample_weight, first, incremental)
         if first or not hasattr(self, "history_"):
             self.history_ = {k: [] for k in ("loss", "val_loss", "learning_rate", "grad_norm", "time")}
+        tr = self._setup(X, targets, labels, weights, K, reset=first, incremental=incremental)
         if incremental and weights is not None and not np.any(weights > 0):
-            # a chunk whose rows all weigh 0 (their classes' weight is 0): nothing to learn from, as
-            # in scikit-learn's partial_fit; a first call still sets the model up
-            tr = self._setup(X, targets, labels, None, K, reset=first, incremental=incremental)
+            # a chunk whose rows all weigh 0 (by their classes' weight): nothing to learn from, as
+            # in scikit-learn's partial_fit (a first call sets the model up untrained); X is
+            # still checked
+            row = int(_core.first_nonfinite_row(X, resolve_n_threads(self.n_threads)))
+            if row >= 0:
+                raise _NonFiniteX(_nonfinite_message(row))
             tr.order = tr.val_index = None
             self._publish(tr)
             self.n_iter_, self.t_ = tr.epochs, tr.optimizer["step"]
             return None
-        tr = self._setup(X, targets, labels, weights, K, reset=first, incremental=incremental)
+        if tr.weight_mean is None:
+            tr.weight_mean = 1.0 if weights is None else _weight_mean(weights, tr)
         return X, targets, labels, weights, tr, schedule
+
+    def _weights(self, y, targets, labels, sample_weight, first, incremental):
+        """The rows' weights (_row_weights), divided by the training's unit (_weight_unit, which
+        its first call fixes), or None."""
+        weights = self._row_weights(y, targets, labels, sample_weight, incremental)
+        if first:
+            self._weight_unit = _weight_unit(weights)
+        if weights is not None and self._weight_unit != 1.0:
+            weights = (weights.astype(np.float64) / self._weight_unit).astype(weights.dtype)
+        return weights
 
     def fit(self, X, y, sample_weight=None):
         """Train for up to max_iter epochs: from scratch, or with warm_start=True from the current
@@ -701,8 +727,7 @@ class LogisticRegression(ClassifierMixin, _LinearBase):
                     "not known from one chunk. Compute the weights on a sample of the labels, with "
                     "sklearn.utils.class_weight.compute_class_weight('balanced', classes=classes, y=y_sample), and "
                     "pass them as class_weight=dict(zip(classes, weights))")
-            counts = np.bincount(labels if labels is not None else targets.astype(np.intp),
-                                 weights=sample_weight, minlength=len(self.classes_))
+            counts = np.bincount(_codes(targets, labels), weights=sample_weight, minlength=len(self.classes_))
             if not np.all(counts > 0):
                 raise ValueError(f"class_weight='balanced': classes {self.classes_[counts <= 0]} have no "
                                  f"sample_weight in y")
@@ -717,7 +742,7 @@ class LogisticRegression(ClassifierMixin, _LinearBase):
                 raise ValueError(f"class_weight has labels that are not classes ({self.classes_}): {unknown}, and "
                                  f"no weight for classes {unweighted}")
             per_class = np.array([check_scalar(cw.get(c, 1.0), f"class_weight[{c!r}]", low=0.0) for c in classes])
-        codes = labels if labels is not None else targets.astype(np.intp)
+        codes = _codes(targets, labels)
         with np.errstate(over="ignore"):
             weights = per_class.astype(self._X_dtype)[codes]
             if sample_weight is not None:
@@ -731,7 +756,7 @@ class LogisticRegression(ClassifierMixin, _LinearBase):
 
     def _validation_rows(self, rng, n_val, targets, labels):
         # the rows of a class of one row stay in training: it cannot be on both sides
-        codes = labels if labels is not None else targets.astype(np.intp)
+        codes = _codes(targets, labels)
         counts = np.bincount(codes)
         pool = np.flatnonzero(counts[codes] >= 2)
         classes = np.count_nonzero(counts >= 2)
@@ -782,6 +807,8 @@ class LogisticRegression(ClassifierMixin, _LinearBase):
             return
         # start from the class prior: the intercept of the model that ignores X
         w = np.ones(len(targets if targets is not None else labels)) if sample_weight is None else sample_weight
+        if not np.any(w > 0):  # a partial_fit chunk of zero weight: no prior to start from
+            return
         if targets is not None:
             p = float(np.clip(np.average(targets, weights=w), 1e-6, 1 - 1e-6))
             tr.intercept[0] = math.log(p / (1 - p))

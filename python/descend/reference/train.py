@@ -319,8 +319,8 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
     weight_mean = 1.0
     if "weight_mean" in config:
         weight_mean = float(config["weight_mean"])
-    elif sample_weight is not None:
-        weight_mean = float(np.sum(sample_weight[order], dtype=np.float64)) / max(len(order), 1)
+    elif sample_weight is not None and len(order):
+        weight_mean = float(np.sum(sample_weight[order], dtype=np.float64)) / len(order)
     if not (weight_mean > 0 and math.isfinite(weight_mean)):
         raise ValueError("weight_mean (the mean sample weight of the epoch's rows) must be positive and finite")
 
@@ -344,9 +344,8 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected, not warned about
         for start in range(0, n, max(B, 1)):
             batch = np.array(order[start : start + B])
-            ws, norm = float(len(batch)), None  # the batch's weight in the epoch's mean loss; see _loss_grad
-            if sample_weight is not None or weight_mean != 1.0:
-                ws = norm = len(batch) * weight_mean
+            divisor = len(batch) * weight_mean  # of the batch's weighted loss sum; see _loss_grad
+            norm = divisor if sample_weight is not None or weight_mean != 1.0 else None
 
             loss, grad_w, grad_b = _loss_grad(X, y, labels, sample_weight, batch, coef, intercept, config, norm,
                                               prox=int(optimizer["kind"]) != RMSPROP)
@@ -355,8 +354,13 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
             res["last_lr"] = lr
             if not math.isfinite(loss) or loss > loss_limit:
                 return done(1, t, loss, lr)
-            res["loss_sum"] += loss * ws
-            res["weight_sum"] += ws
+            # the epoch's loss: the weighted mean of the rows' losses plus the batches' penalty,
+            # weighted alike (the batch's weighted loss sum, and the penalty times its weight)
+            weight = float(len(batch)) if sample_weight is None else float(np.sum(sample_weight[batch],
+                                                                                  dtype=np.float64))
+            penalty = _penalty(coef.astype(np.float64), float(config["alpha"]), float(config["l1_ratio"]))[0]
+            res["loss_sum"] += (loss - penalty) * divisor + penalty * weight
+            res["weight_sum"] += weight
 
             # global L2 norm of the gradient, in float64 (intercept only when it is fitted)
             norm2 = float(np.sum(grad_w.astype(np.float64) ** 2))
