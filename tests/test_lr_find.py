@@ -143,6 +143,10 @@ def test_sample_weight_is_used(cancer):
     assert not np.array_equal(weighted.losses, lr_find(LogisticRegression(random_state=0), X, y, steps=10).losses)
     with pytest.raises(ValueError, match="non-zero"):
         lr_find(LogisticRegression(), X, y, sample_weight=np.zeros(X.shape[0]))
+    sparse = np.zeros(X.shape[0])
+    sparse[::10] = 1.0  # most batches of 4 weigh 0: they record no loss
+    found = lr_find(LogisticRegression(batch_size=4, random_state=0), X, y, steps=30, sample_weight=sparse)
+    assert len(found.losses) == 30 and np.all(np.isfinite(found.losses))
     # class_weight: a weight per row of the class, times sample_weight
     by_class = lr_find(LogisticRegression(random_state=0, class_weight={1: 3.0}), X, y, steps=10, sample_weight=w)
     np.testing.assert_array_equal(

@@ -225,6 +225,8 @@ def lr_find(estimator, X, y, lr_min=1e-6, lr_max=10, steps=100, *, sample_weight
         if res["status"] == 1:
             stopped = True
             break
+        if not res["weight_sum"] > 0:  # a batch of zero weight: its penalty's step taken, no loss to record
+            continue
         loss = res["loss_sum"] / res["weight_sum"]
         if config["loss_limit"] == np.inf:
             config["loss_limit"] = 1e8 * max(loss, 1e-8)
