@@ -670,16 +670,9 @@ template <class T>
 DESCEND_CLONES double finish_gradient(const double* DESCEND_RESTRICT sum, double scale, const T* DESCEND_RESTRICT w,
                                       std::size_t n, const Penalty& pen, T* DESCEND_RESTRICT out) {
     const double a1 = pen.alpha * pen.l1_ratio, a2 = pen.alpha * (1.0 - pen.l1_ratio);
+    const double g1 = pen.l1_gradient ? a1 : 0.0;  // the L1 term's share of the gradient
     double l1 = 0.0, l2 = 0.0;
-    if (a1 != 0.0 && !pen.l1_gradient) {  // the L1 term's value only
-#pragma omp simd reduction(+ : l1, l2)
-        for (std::size_t j = 0; j < n; ++j) {
-            const double wj = static_cast<double>(w[j]);
-            l1 += std::fabs(wj);
-            l2 += wj * wj;
-            out[j] = static_cast<T>(sum[j] * scale + a2 * wj);
-        }
-    } else if (pen.alpha == 0.0) {
+    if (pen.alpha == 0.0) {
 #pragma omp simd
         for (std::size_t j = 0; j < n; ++j) out[j] = static_cast<T>(sum[j] * scale);
     } else if (a1 == 0.0) {
@@ -696,7 +689,7 @@ DESCEND_CLONES double finish_gradient(const double* DESCEND_RESTRICT sum, double
             l1 += std::fabs(wj);
             l2 += wj * wj;
             const double sign = wj > 0.0 ? 1.0 : (wj < 0.0 ? -1.0 : 0.0);
-            out[j] = static_cast<T>(sum[j] * scale + (a1 * sign + a2 * wj));
+            out[j] = static_cast<T>(sum[j] * scale + (g1 * sign + a2 * wj));
         }
     }
     return a1 * l1 + 0.5 * a2 * l2;

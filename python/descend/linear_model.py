@@ -126,9 +126,15 @@ def _reject_nonfinite(X, n_threads, tr, snapshot):
     """After a non-finite loss: if X holds a NaN or an infinity, undo the epoch and raise the
     ValueError an upfront check would have raised. (Every training row is read in the first
     epoch of a call, so a non-finite X is always caught there, before any model is published.)"""
+    _check_finite(X, n_threads, undo=lambda: snapshot.restore(tr))
+
+
+def _check_finite(X, n_threads, undo=None):
+    """Raises _NonFiniteX (after undo()) naming X's first row with a NaN or an infinity."""
     row = int(_core.first_nonfinite_row(X, n_threads))
     if row >= 0:
-        snapshot.restore(tr)
+        if undo is not None:
+            undo()
         raise _NonFiniteX(_nonfinite_message(row))
 
 
@@ -549,9 +555,7 @@ class _LinearBase(BaseEstimator):
             # a chunk whose rows all weigh 0 (by their classes' weight): nothing to learn from, as
             # in scikit-learn's partial_fit (a first call sets the model up untrained); X is
             # still checked
-            row = int(_core.first_nonfinite_row(X, resolve_n_threads(self.n_threads)))
-            if row >= 0:
-                raise _NonFiniteX(_nonfinite_message(row))
+            _check_finite(X, resolve_n_threads(self.n_threads))
             tr.order = tr.val_index = None
             self._publish(tr)
             self.n_iter_, self.t_ = tr.epochs, tr.optimizer["step"]

@@ -140,25 +140,20 @@ def epoch_offset(schedule, step):
 # ---- loss and gradient of one batch -----------------------------------------------------------
 
 
-def _loss_grad(X, y, labels, sample_weight, batch, coef, intercept, config, norm=None, prox=False):
-    """(loss, grad of coef shaped like coef, grad of intercept shaped (K,)) in the params' dtype.
-    norm: the divisor of the batch's weighted loss sum (None: its weight sum, the weighted mean).
+def _loss_grad(X, y, labels, sample_weight, batch, coef, intercept, config, divisor, prox):
+    """(loss, grad of coef shaped like coef, grad of intercept shaped (K,), penalty, weight): the
+    batch's weighted loss sum divided by divisor, plus the penalty; its gradient in the params'
+    dtype; the penalty's value; the batch's weight sum (its rows without sample weights).
     prox: the L1 term adds its value to the loss but not its subgradient to the gradient (it
     steps by its proximal map, _shrink_l1)."""
     dtype = coef.dtype
-    sw = None if sample_weight is None else sample_weight[batch]
-    if norm is not None and sw is None:
-        sw = np.ones(len(batch))
+    sw = np.ones(len(batch)) if sample_weight is None else sample_weight[batch].astype(np.float64)
+    weight = float(np.sum(sw))
     alpha, l1_ratio = float(config["alpha"]), float(config["l1_ratio"])
-    a1 = alpha * l1_ratio if prox else 0.0  # the L1 strength left out of the loss function's call
-    if a1 > 0:
-        alpha, l1_ratio = alpha * (1.0 - l1_ratio), 0.0
-    # with norm: the weighted mean without the penalty, in float64, times (the batch's weight sum
-    # / norm), then the penalty added; a batch of zero weight: any mean, times 0
-    total = None if norm is None else float(np.sum(sw, dtype=np.float64))
-    kw = dict(alpha=alpha if norm is None else 0.0, l1_ratio=l1_ratio,
-              sample_weight=sw if total is None or total > 0 else np.ones_like(sw))
-    Xb = X[batch] if norm is None else X[batch].astype(np.float64)
+    # the rows' weighted mean loss without the penalty, in float64 (a batch of zero weight: any
+    # mean, times 0 below)
+    kw = dict(sample_weight=sw if weight > 0 else np.ones_like(sw))
+    Xb = X[batch].astype(np.float64)
     loss_kind = int(config["loss"])
     if loss_kind == SOFTMAX:
         K = intercept.size
@@ -167,16 +162,15 @@ def _loss_grad(X, y, labels, sample_weight, batch, coef, intercept, config, norm
     else:
         fn = logistic if loss_kind == LOGISTIC else squared_error
         loss, gw, gb = fn(Xb, y[batch], coef.reshape(-1), intercept[0], **kw)
-    if norm is not None:
-        scale = total / norm
-        penalty, penalty_grad = _penalty(np.asarray(coef, dtype=np.float64).reshape(np.shape(gw)), alpha, l1_ratio)
-        loss, gw, gb = loss * scale + penalty, gw * scale + penalty_grad, np.asarray(gb) * scale
-    loss += a1 * float(np.sum(np.abs(coef.astype(np.float64))))
-    grad_w = np.asarray(gw, dtype=dtype).reshape(coef.shape)
-    grad_b = np.asarray(gb, dtype=dtype).reshape(intercept.shape)
+    scale = weight / divisor
+    w = np.asarray(coef, dtype=np.float64).reshape(np.shape(gw))
+    penalty = _penalty(w, alpha, l1_ratio)[0]
+    penalty_grad = _penalty(w, alpha * (1.0 - l1_ratio), 0.0)[1] if prox else _penalty(w, alpha, l1_ratio)[1]
+    grad_w = np.asarray(gw * scale + penalty_grad, dtype=dtype).reshape(coef.shape)
+    grad_b = np.asarray(np.asarray(gb) * scale, dtype=dtype).reshape(intercept.shape)
     if not config["fit_intercept"]:
         grad_b[...] = 0
-    return loss, grad_w, grad_b
+    return loss * scale + penalty, grad_w, grad_b, penalty, weight
 
 
 # ---- optimizer updates (torch.optim equations, in the params' dtype) --------------------------
@@ -253,15 +247,15 @@ def _rmsprop(p, g, s, opt, lr):
 
 
 def _shrink_l1(coef, state, opt, lr, t, a1):
-    """The proximal step of the L1 term a1 |w|_1 after the optimizer's (SGD and Adam; RMSprop
-    takes its subgradient): soft thresholding, coef <- sign(coef) max(|coef| - tau, 0), at the
+    """The proximal step of the L1 term a1 |w|_1 after the optimizer's (SGD and Adam): soft
+    thresholding, coef <- sign(coef) max(|coef| - tau, 0), at the
     step size the optimizer gives a steady gradient: tau = lr a1 (SGD; times the momentum
     buffer's steady sum, (1 - dampening) / (1 - momentum), and Nesterov's 1 + momentum times it),
     over Adam's denominator sqrt(v) / sqrt(1 - beta2^t) + eps (v the AMSGrad maximum when kept);
     in the params' dtype."""
     T = coef.dtype.type
     kind, mu = int(opt["kind"]), float(opt["momentum"])
-    if not a1 > 0 or kind == RMSPROP:
+    if not a1 > 0:
         return
     if kind == SGD:
         total = (1.0 - float(opt["dampening"])) / (1.0 - mu) if mu < 1.0 else 1.0
@@ -340,15 +334,14 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
     B = n if int(config["batch_size"]) == 0 else min(int(config["batch_size"]), n)
     params = [coef, intercept] if fit_intercept else [coef]
     states = list(state)[: len(params)]
+    prox = int(optimizer["kind"]) != RMSPROP  # the L1 term by its proximal step; RMSprop: by its subgradient
 
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected, not warned about
         for start in range(0, n, max(B, 1)):
             batch = np.array(order[start : start + B])
-            divisor = len(batch) * weight_mean  # of the batch's weighted loss sum; see _loss_grad
-            norm = divisor if sample_weight is not None or weight_mean != 1.0 else None
-
-            loss, grad_w, grad_b = _loss_grad(X, y, labels, sample_weight, batch, coef, intercept, config, norm,
-                                              prox=int(optimizer["kind"]) != RMSPROP)
+            divisor = len(batch) * weight_mean  # of the batch's weighted loss sum
+            loss, grad_w, grad_b, penalty, weight = _loss_grad(X, y, labels, sample_weight, batch, coef, intercept,
+                                                               config, divisor, prox)
             t = step + 1
             lr = learning_rate(schedule, t)
             res["last_lr"] = lr
@@ -356,9 +349,6 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
                 return done(1, t, loss, lr)
             # the epoch's loss: the weighted mean of the rows' losses plus the batches' penalty,
             # weighted alike (the batch's weighted loss sum, and the penalty times its weight)
-            weight = float(len(batch)) if sample_weight is None else float(np.sum(sample_weight[batch],
-                                                                                  dtype=np.float64))
-            penalty = _penalty(coef.astype(np.float64), float(config["alpha"]), float(config["l1_ratio"]))[0]
             res["loss_sum"] += (loss - penalty) * divisor + penalty * weight
             res["weight_sum"] += weight
 
@@ -377,7 +367,8 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
             backup = [p.copy() for p in (coef, intercept)]
             grads = [grad_w, grad_b] if fit_intercept else [grad_w]
             _apply(params, grads, states, optimizer, lr, t, fresh)
-            _shrink_l1(coef, states[0], optimizer, lr, t, float(config["alpha"]) * float(config["l1_ratio"]))
+            if prox:
+                _shrink_l1(coef, states[0], optimizer, lr, t, float(config["alpha"]) * float(config["l1_ratio"]))
             if int(optimizer["kind"]) == SGD:
                 fresh = False
             step = t
