@@ -294,6 +294,38 @@ def test_batching(batch_size, shuffle, weights, dtype):
         assert history[-1][2]["rng"][0] == 12345
 
 
+@pytest.mark.parametrize("alpha", [0.0, 0.3])
+def test_a_short_batch_comes_first_and_steps_by_its_share(alpha):
+    """33 rows in batches of 32: the first batch is the row left over, and its gradient (loss and
+    penalty) counts 1/32 of a batch's, so that every row of the epoch counts alike; the epoch
+    ends with the whole batch. Plain SGD, rows in order: the steps written out."""
+    p = make_problem(4, "squared_error", n=33, d=3)
+    cfg = cfg_dict(0, batch_size=32, shuffle=False, alpha=alpha, l1_ratio=0.0)
+    out, _, arrays = run_epochs(p, opt_dict("sgd"), sched_dict("constant", lr=0.1), cfg, epochs=1)[0]
+    assert out["steps"] == 2
+    w, b = p["coef"].copy(), float(p["intercept"][0])
+    for rows, share in ((slice(0, 1), 1 / 32), (slice(1, 33), 1.0)):
+        _, gw, gb = reference.squared_error(p["X"][rows], p["y"][rows], w, b, alpha=alpha)
+        w, b = w - 0.1 * share * gw, b - 0.1 * share * gb
+    np.testing.assert_allclose(arrays["coef"], w, rtol=1e-12)
+    np.testing.assert_allclose(arrays["intercept"], [b], rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_segments_end_where_batches_do(dtype):
+    """An epoch of two segments (softmax of 64 classes over 200 features, batches of 32: 2,592
+    rows a segment, the interrupt check between them) whose first batch is short (3,000 =
+    24 + 93 x 32): the segments end at the batches' ends, and the trajectory is the reference's."""
+    rng = np.random.default_rng(5)
+    n, d, K = 3000, 200, 64
+    cast = lambda a: np.ascontiguousarray(a, dtype=dtype)  # noqa: E731
+    p = dict(X=cast(rng.standard_normal((n, d))), y=None, labels=rng.integers(0, K, n).astype(np.int64), sw=None,
+             coef=cast(0.01 * rng.standard_normal((d, K))), intercept=cast(np.zeros(K)), loss=LOSSES["softmax"])
+    cfg = cfg_dict(LOSSES["softmax"], batch_size=32, alpha=0.01, l1_ratio=0.5)
+    out, _, _ = run_epochs(p, opt_dict("adam"), sched_dict(lr=0.01), cfg, epochs=1)[0]
+    assert out["steps"] == 94
+
+
 @pytest.mark.parametrize("n", [1, 2, 3, 15, 16, 17, 18, 33, 4099])
 def test_shuffled_order_and_generator_state_follow_the_reference(n):
     """The C++ shuffle draws ahead of its swaps; the permutation and the generator's state after

@@ -427,6 +427,32 @@ def test_l1_fits_set_weights_to_exactly_zero():
         np.testing.assert_allclose(model.coef_, lasso.coef_, rtol=1e-7, atol=1e-7 * np.abs(lasso.coef_).max())
 
 
+@pytest.mark.parametrize("n", [65, 97, 1025])
+def test_a_short_batch_does_not_bias_the_fit(n):
+    # n = 2, 1 or 1 rows over whole batches of 32: the short batch steps by its share of a batch.
+    # At its full weight (Adam's step does not shrink with the gradient), a batch of one row
+    # weighed as much as 32, and these default fits settled up to 1.8e-2 above the optimum.
+    X, y = make_classification(n, 20, n_informative=5, n_redundant=0, random_state=1)
+    X = StandardScaler().fit_transform(X)
+    model = LogisticRegression(random_state=0).fit(X, y)
+    exact = SkLogistic(C=1.0, tol=1e-12, max_iter=10_000).fit(X, y)
+
+    def objective(coef, intercept):
+        return losses.logistic(X, y.astype(float), coef.ravel(), float(intercept[0]), alpha=1.0 / n)[0]
+
+    best = objective(exact.coef_, exact.intercept_)
+    assert best * (1 - 1e-9) <= objective(model.coef_, model.intercept_) <= best * (1 + 1e-3)
+    target = X[:, :5] @ np.arange(1.0, 6.0) + np.random.default_rng(0).standard_normal(n)
+    model = LinearRegression(random_state=0).fit(X, target)
+    ridge = Ridge(alpha=1.0).fit(X, target)  # alpha="auto" = 1/n
+
+    def objective(coef, intercept):
+        return losses.squared_error(X, target, coef, intercept, alpha=1.0 / n)[0]
+
+    best = objective(ridge.coef_, ridge.intercept_)
+    assert best * (1 - 1e-9) <= objective(model.coef_, model.intercept_) <= best * (1 + 1e-3)
+
+
 def imbalanced(n=2000, seed=0):
     X, y = make_classification(n_samples=n, n_features=10, weights=[0.95, 0.05], random_state=seed)
     return np.ascontiguousarray((X - X.mean(0)) / X.std(0)), y

@@ -211,6 +211,11 @@ class Trainer {
     static std::size_t batch_rows(std::size_t n, const EpochConfig& cfg) {
         return cfg.batch_size == 0 ? n : std::min(cfg.batch_size, n);
     }
+    // The rows of an epoch's first batch: what is left over by the others, of B rows each (in
+    // [1, B]; 0 for no rows). A short batch comes first, so that every epoch ends with a whole
+    // batch's step: ending with a short one, whose L1 step is as short, left fewer of the
+    // weights an L1 optimum has at 0 at exactly 0 (breast_cancer: 13-14 of 23, not 16-19).
+    static std::size_t first_batch(std::size_t n, std::size_t B) { return n == 0 ? 0 : n - (n - 1) / B * B; }
     static std::size_t row_work(const Model<T>& m, const EpochConfig& cfg) {
         return cfg.loss == LossKind::softmax ? m.d * m.K : m.d;
     }
@@ -270,7 +275,8 @@ class Trainer {
         one_thread.n_threads = 1;
         EpochResult res;
         for (std::size_t start = 0; start < n;) {
-            const std::size_t stop = std::min(n, start + per_segment);
+            // segments end where batches do (the first batch may be short: batches())
+            const std::size_t stop = std::min(n, start + per_segment - (start == 0 ? B - first_batch(n, B) : 0));
             std::size_t next;  // where the first batch not run starts
             bool ok;
             if (team && solo == 0) {
@@ -339,12 +345,12 @@ class Trainer {
         constexpr std::size_t kLate = 4;
         const std::size_t dk = m.d * m.K;
         next = stop;
-        for (std::size_t start = begin; start < stop; start += B) {
+        for (std::size_t start = begin, bn; start < stop; start += bn) {
             if (team_ && team_->late() >= kLate) {
                 next = start;
                 return true;
             }
-            const std::size_t bn = std::min(B, stop - start);
+            bn = start == 0 ? first_batch(n, B) : B;
             Rows<T> rows = data_;
             rows.index = order + start;
             rows.n = bn;
@@ -352,6 +358,16 @@ class Trainer {
             const double divisor = static_cast<double>(bn) * cfg.weight_mean;  // of the batch's loss sum
             LossParts parts;
             const double loss = loss_grad(rows, m, cfg, divisor, &parts);
+            // A short batch steps by its share of a batch: its gradient (of its rows' mean loss
+            // and the penalty) times bn / B, so that every row of the epoch counts alike. At its
+            // full weight, a batch of one row weighed as much as 32 (Adam's step does not shrink
+            // with the gradient's size) and default fits of 65 rows settled 1-2% above the
+            // optimum.
+            const double share = static_cast<double>(bn) / static_cast<double>(B);
+            if (share < 1.0) {
+                for (auto& g : grad_w_) g = static_cast<T>(g * share);
+                for (auto& g : grad_b_) g = static_cast<T>(g * share);
+            }
             const std::int64_t t = opt.step + 1;
             const double lr = sched.at(t);
             res.last_lr = lr;
@@ -373,7 +389,7 @@ class Trainer {
             std::memcpy(backup_.data(), m.coef, dk * sizeof(T));
             std::memcpy(backup_.data() + dk, m.intercept, m.K * sizeof(T));
             apply(m, opt, lr, t, cfg.n_threads);
-            shrink_l1(m, opt, lr, t, cfg.penalty);
+            shrink_l1(m, opt, lr, t, cfg.penalty, share);
             opt.step = t;
             ++res.steps;
             if (!finite_params(m)) {
@@ -478,8 +494,10 @@ class Trainer {
     // no penalty. RMSprop keeps the subgradient: with the proximal step over its denominator,
     // the L1 fits of breast_cancer took twice as many epochs to the same distance from the
     // optimum (its denominator, no longer raised by the subgradient, makes larger steps).
-    static void shrink_l1(Model<T>& m, const OptimConfig<T>& opt, double lr, std::int64_t t, const Penalty& pen) {
-        const double a1 = pen.alpha * pen.l1_ratio;
+    // The L1 term's proximal step after the optimizer's, for a batch of share (bn / B) of a batch.
+    static void shrink_l1(Model<T>& m, const OptimConfig<T>& opt, double lr, std::int64_t t, const Penalty& pen,
+                          double share) {
+        const double a1 = pen.alpha * pen.l1_ratio * share;
         if (!(a1 > 0) || pen.l1_gradient) return;
         const std::size_t dk = m.d * m.K;
         const double mu = opt.momentum;

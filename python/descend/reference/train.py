@@ -337,11 +337,20 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
     prox = int(optimizer["kind"]) != RMSPROP  # the L1 term by its proximal step; RMSprop: by its subgradient
 
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected, not warned about
-        for start in range(0, n, max(B, 1)):
-            batch = np.array(order[start : start + B])
+        # the first batch takes the rows the others, of B rows each, leave over (a short batch
+        # first: every epoch ends with a whole batch's step)
+        first = n - (n - 1) // B * B if n else 0
+        starts = [0] + list(range(first, n, B)) if n else []
+        for start in starts:
+            batch = np.array(order[start : start + (first if start == 0 else B)])
             divisor = len(batch) * weight_mean  # of the batch's weighted loss sum
             loss, grad_w, grad_b, penalty, weight = _loss_grad(X, y, labels, sample_weight, batch, coef, intercept,
                                                                config, divisor, prox)
+            # a batch shorter than B steps by its share of a batch: every row counts alike
+            share = len(batch) / B
+            if share < 1.0:
+                grad_w = (grad_w.astype(np.float64) * share).astype(coef.dtype)
+                grad_b = (grad_b.astype(np.float64) * share).astype(coef.dtype)
             t = step + 1
             lr = learning_rate(schedule, t)
             res["last_lr"] = lr
@@ -368,7 +377,7 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
             grads = [grad_w, grad_b] if fit_intercept else [grad_w]
             _apply(params, grads, states, optimizer, lr, t, fresh)
             if prox:
-                _shrink_l1(coef, states[0], optimizer, lr, t, float(config["alpha"]) * float(config["l1_ratio"]))
+                _shrink_l1(coef, states[0], optimizer, lr, t, float(config["alpha"]) * float(config["l1_ratio"]) * share)
             if int(optimizer["kind"]) == SGD:
                 fresh = False
             step = t
