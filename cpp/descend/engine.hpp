@@ -453,8 +453,8 @@ class Trainer {
             Slot<T>{m.intercept, grad_b_.data(), m.state[1][0], m.state[1][1], m.state[1][2], m.K}};
         switch (opt.kind) {
             case OptimKind::sgd: {
-                SgdHyper<T> h{T(lr), T(opt.momentum), T(opt.dampening), T(opt.weight_decay), opt.nesterov,
-                              opt.momentum != 0 && opt.fresh};
+                auto h = SgdHyper<T>::make(lr, opt.momentum, opt.dampening, opt.weight_decay, opt.nesterov,
+                                           opt.momentum != 0 && opt.fresh);
                 sgd_step<T>(weights, h, n_threads);
                 h.weight_decay = T(0);
                 if (m.fit_intercept) sgd_step<T>(intercept, h, 1);
@@ -462,11 +462,8 @@ class Trainer {
                 break;
             }
             case OptimKind::adam: {
-                const double bc1 = 1.0 - std::pow(opt.beta1, static_cast<double>(t));
-                const double bc2 = 1.0 - std::pow(opt.beta2, static_cast<double>(t));
-                AdamHyper<T> h{T(opt.beta1), T(opt.beta2),     T(opt.eps), T(opt.weight_decay),
-                               T(lr / bc1),  T(std::sqrt(bc2)), T(1.0 - lr * opt.weight_decay),
-                               opt.decoupled, opt.amsgrad};
+                auto h = AdamHyper<T>::make(lr, opt.beta1, opt.beta2, opt.eps, opt.weight_decay, t, opt.decoupled,
+                                            opt.amsgrad);
                 adam_step<T>(weights, h, n_threads);
                 h.weight_decay = T(0);
                 h.decay = T(1);
@@ -474,8 +471,7 @@ class Trainer {
                 break;
             }
             case OptimKind::rmsprop: {
-                RmspropHyper<T> h{T(lr), T(opt.alpha), T(opt.eps), T(opt.weight_decay), T(opt.momentum),
-                                  opt.centered};
+                auto h = RmspropHyper<T>::make(lr, opt.alpha, opt.eps, opt.weight_decay, opt.momentum, opt.centered);
                 rmsprop_step<T>(weights, h, n_threads);
                 h.weight_decay = T(0);
                 if (m.fit_intercept) rmsprop_step<T>(intercept, h, 1);

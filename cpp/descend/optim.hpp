@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "descend/common.hpp"
@@ -57,17 +58,24 @@ void for_each_chunk(const Slots& slots, int n_threads, Fn&& fn) {
 }
 
 // ---- SGD with momentum, dampening, Nesterov and L2 weight decay (torch.optim.SGD) ----------
+// Each update's hyperparameters in the parameters' type T, derived ones (1 - beta, bias
+// corrections, ...) computed in double first, as PyTorch does: 1 - beta2 formed in float is
+// 1.3e-5 off for beta2 = 0.999, 1.4e-3 for 0.99999.
 template <class T>
 struct SgdHyper {
-    T lr, momentum, dampening, weight_decay;
+    T lr, momentum, damp, weight_decay;  // damp: 1 - dampening
     bool nesterov;
     bool first_step;  // the momentum buffer starts as the first (decayed) gradient
+    static SgdHyper make(double lr, double momentum, double dampening, double weight_decay, bool nesterov,
+                         bool first_step) {
+        return {T(lr), T(momentum), T(1.0 - dampening), T(weight_decay), nesterov, first_step};
+    }
 };
 
 template <class T>
 DESCEND_CLONES void sgd_kernel(T* DESCEND_RESTRICT p, const T* DESCEND_RESTRICT g, T* DESCEND_RESTRICT buf,
                                std::size_t n, const SgdHyper<T> h) {
-    const T lr = h.lr, mu = h.momentum, damp = T(1) - h.dampening, wd = h.weight_decay;
+    const T lr = h.lr, mu = h.momentum, damp = h.damp, wd = h.weight_decay;
     if (mu == T(0)) {
 #pragma omp simd
         for (std::size_t i = 0; i < n; ++i) p[i] -= lr * (g[i] + wd * p[i]);
@@ -99,19 +107,29 @@ DESCEND_CLONES void sgd_kernel(T* DESCEND_RESTRICT p, const T* DESCEND_RESTRICT 
 // ---- Adam / AdamW, with AMSGrad (torch.optim.Adam, torch.optim.AdamW) -----------------------
 template <class T>
 struct AdamHyper {
-    T beta1, beta2, eps, weight_decay;
+    T beta1, beta2, c1, c2, eps, weight_decay;  // c1, c2: 1 - beta1, 1 - beta2
     T step_size;        // lr / (1 - beta1^t)
     T bias_c2_sqrt;     // sqrt(1 - beta2^t)
     T decay;            // AdamW: 1 - lr * weight_decay
     bool decoupled;     // AdamW
     bool amsgrad;
+    // at step t (1, 2, ...)
+    static AdamHyper make(double lr, double beta1, double beta2, double eps, double weight_decay, std::int64_t t,
+                          bool decoupled, bool amsgrad) {
+        const double bc1 = 1.0 - std::pow(beta1, static_cast<double>(t));
+        const double bc2 = 1.0 - std::pow(beta2, static_cast<double>(t));
+        return {T(beta1),      T(beta2),          T(1.0 - beta1),
+                T(1.0 - beta2), T(eps),            T(weight_decay),
+                T(lr / bc1),    T(std::sqrt(bc2)), T(1.0 - lr * weight_decay),
+                decoupled,      amsgrad};
+    }
 };
 
 template <class T, bool Decoupled, bool Amsgrad>
 DESCEND_CLONES void adam_kernel(T* DESCEND_RESTRICT p, const T* DESCEND_RESTRICT g, T* DESCEND_RESTRICT m,
                                 T* DESCEND_RESTRICT v, T* DESCEND_RESTRICT vmax, std::size_t n,
                                 const AdamHyper<T> h) {
-    const T b1 = h.beta1, b2 = h.beta2, c1 = T(1) - h.beta1, c2 = T(1) - h.beta2;
+    const T b1 = h.beta1, b2 = h.beta2, c1 = h.c1, c2 = h.c2;
     const T wd = Decoupled ? T(0) : h.weight_decay, decay = h.decay;
     const T eps = h.eps, step = h.step_size, bc2 = h.bias_c2_sqrt;
 #pragma omp simd
@@ -158,15 +176,19 @@ void sgd_step(const Slots& slots, const SgdHyper<T>& h, int n_threads) {
 // ---- RMSprop, centered and with momentum (torch.optim.RMSprop) ------------------------------
 template <class T>
 struct RmspropHyper {
-    T lr, alpha, eps, weight_decay, momentum;
+    T lr, alpha, c, eps, weight_decay, momentum;  // c: 1 - alpha
     bool centered;
+    static RmspropHyper make(double lr, double alpha, double eps, double weight_decay, double momentum,
+                             bool centered) {
+        return {T(lr), T(alpha), T(1.0 - alpha), T(eps), T(weight_decay), T(momentum), centered};
+    }
 };
 
 template <class T, bool Centered, bool Momentum>
 DESCEND_CLONES void rmsprop_kernel(T* DESCEND_RESTRICT p, const T* DESCEND_RESTRICT g, T* DESCEND_RESTRICT sq,
                                    T* DESCEND_RESTRICT gavg, T* DESCEND_RESTRICT buf, std::size_t n,
                                    const RmspropHyper<T> h) {
-    const T a = h.alpha, c = T(1) - h.alpha, wd = h.weight_decay, eps = h.eps, lr = h.lr, mu = h.momentum;
+    const T a = h.alpha, c = h.c, wd = h.weight_decay, eps = h.eps, lr = h.lr, mu = h.momentum;
 #pragma omp simd
     for (std::size_t i = 0; i < n; ++i) {
         const T gi = g[i] + wd * p[i];

@@ -30,7 +30,7 @@ void sgd(const py::list& params, const py::list& grads, const py::object& moment
         if (momentum != 0.0)
             for (auto& s : slots)
                 if (!s.s0) throw py::value_error("momentum_buffers are required when momentum != 0");
-        const SgdHyper<T> h{T(lr), T(momentum), T(dampening), T(weight_decay), nesterov, first_step};
+        const auto h = SgdHyper<T>::make(lr, momentum, dampening, weight_decay, nesterov, first_step);
         ReleasedGil release;
         sgd_step<T>(slots, h, n_threads);
     });
@@ -49,11 +49,7 @@ void adam(const py::list& params, const py::list& grads, const py::list& exp_avg
         for (auto& s : slots)
             if (!s.s0 || !s.s1 || (amsgrad && !s.s2))
                 throw py::value_error("exp_avgs, exp_avg_sqs (and max_exp_avg_sqs with amsgrad) are required");
-        const double bc1 = 1.0 - std::pow(beta1, static_cast<double>(step));
-        const double bc2 = 1.0 - std::pow(beta2, static_cast<double>(step));
-        const AdamHyper<T> h{T(beta1),          T(beta2),    T(eps),     T(weight_decay),
-                             T(lr / bc1),       T(std::sqrt(bc2)), T(1.0 - lr * weight_decay),
-                             decoupled,         amsgrad};
+        const auto h = AdamHyper<T>::make(lr, beta1, beta2, eps, weight_decay, step, decoupled, amsgrad);
         ReleasedGil release;
         adam_step<T>(slots, h, n_threads);
     });
@@ -72,7 +68,7 @@ void rmsprop(const py::list& params, const py::list& grads, const py::list& squa
             if (!s.s0 || (centered && !s.s1) || (momentum != 0.0 && !s.s2))
                 throw py::value_error(
                     "square_avgs (and grad_avgs when centered, momentum_buffers with momentum) are required");
-        const RmspropHyper<T> h{T(lr), T(alpha), T(eps), T(weight_decay), T(momentum), centered};
+        const auto h = RmspropHyper<T>::make(lr, alpha, eps, weight_decay, momentum, centered);
         ReleasedGil release;
         rmsprop_step<T>(slots, h, n_threads);
     });
