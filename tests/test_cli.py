@@ -96,6 +96,11 @@ def test_help_reads_well(capsys):
     out = capsys.readouterr().out
     for command in ("demo", "info", "bench"):
         assert command in out
+    for command in ("demo", "info", "bench"):  # each command's own help, formatted
+        with pytest.raises(SystemExit):
+            cli.main([command, "--help"])
+        out = capsys.readouterr().out
+        assert "usage: " in out and "%%" not in out
 
 
 def test_python_dash_m_entry_point():

@@ -1,15 +1,17 @@
 """LinearRegression and LogisticRegression: scikit-learn's checks, real data, the engine's behaviour."""
 
+import io
 import os
 import pickle
 import signal
 import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes, make_classification
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression as SkLogistic
 from sklearn.linear_model import Lasso, Ridge
 from sklearn.metrics import balanced_accuracy_score, recall_score
@@ -19,7 +21,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import descend
-from descend import LinearRegression, LogisticRegression, losses, reference
+from descend import LinearRegression, LogisticRegression, losses, reference, schedules
 
 # Checks that cannot pass, with the reason (as scikit-learn's own SGD estimators list them).
 EXPECTED_FAILED = {
@@ -976,6 +978,98 @@ def test_callback_can_stop_training():
     X, _, y, _ = standardized(load_diabetes)
     model = LinearRegression(max_iter=50, callback=lambda est, rec: rec["epoch"] == 4).fit(X, y)
     assert model.n_iter_ == 4
+    model = LinearRegression(max_iter=50, callback=lambda est, rec: np.float64(rec["epoch"]) >= 3).fit(X, y)
+    assert model.n_iter_ == 3
+    # only True stops: a logger's return value (here write()'s count of characters) does not
+    log = io.StringIO()
+    model = LinearRegression(max_iter=10, callback=lambda est, rec: log.write(f"{rec['loss']}\n")).fit(X, y)
+    assert model.n_iter_ == 10 and len(log.getvalue().splitlines()) == 10
+    assert LinearRegression(max_iter=5, callback=lambda est, rec: np.array([0, 1])).fit(X, y).n_iter_ == 5
+
+
+@pytest.mark.parametrize("options", [dict(learning_rate=10.0, schedule="constant"),
+                                     dict(optimizer="momentum", learning_rate=0.5, schedule="constant")])
+def test_a_fit_that_ends_above_its_start_warns(options):
+    # Adam's steps are bounded by the rate, so a rate far too large can leave the loss high but
+    # below the divergence limit: the fit then says so rather than returning a useless model
+    # (R^2 of -9 here) in silence
+    X, _, y, _ = standardized(load_diabetes)
+    with pytest.warns(ConvergenceWarning, match=r"learning rate is likely too large .* try learning_rate=") as info:
+        LinearRegression(max_iter=30, random_state=0, **options).fit(X, y)
+    assert info[0].filename == __file__  # pointing at the caller's line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LinearRegression(max_iter=30, random_state=0).fit(X, y)  # the defaults: no warning
+
+
+def test_a_divergence_counts_the_epochs_completed():
+    X, _, y, _ = standardized(load_diabetes)
+    model = LinearRegression(max_iter=5, random_state=0).fit(X, y)
+    model.set_params(optimizer="sgd", learning_rate=1e6, schedule="constant")
+    with pytest.raises(descend.DivergenceError, match="diverged at epoch 1,") as info:
+        model.fit(X, y)
+    assert model.n_iter_ == 0 and model.history_["loss"] == [] and model.t_ == info.value.step - 1
+
+
+def test_without_an_intercept_y_is_scaled_by_its_root_mean_square():
+    # y = 1000 + noise with a column of ones: the weights must reach 1000, which its standard
+    # deviation (7) as the scale left at 627 with the default rate (R^2 of -2448)
+    rng = np.random.default_rng(0)
+    X = np.c_[rng.standard_normal((1000, 5)), np.ones(1000)]
+    y = X[:, :5] @ np.arange(1.0, 6.0) + 1e3 + rng.standard_normal(1000)
+    model = LinearRegression(fit_intercept=False, random_state=0).fit(X, y)
+    ridge = Ridge(alpha=1.0, fit_intercept=False).fit(X, y)  # alpha="auto" = 1/n
+
+    def objective(coef):
+        return losses.squared_error(X, y, coef, 0.0, alpha=1.0 / len(y))[0]
+
+    assert objective(ridge.coef_) * (1 - 1e-9) <= objective(model.coef_) <= objective(ridge.coef_) * (1 + 1e-3)
+    assert abs(model.coef_[-1] - ridge.coef_[-1]) < 0.1
+
+
+def test_partial_fit_keeps_its_optimizer_and_takes_its_new_settings():
+    X, _, y, _ = standardized(load_breast_cancer)
+    model = LogisticRegression(optimizer="sgd", schedule="constant", learning_rate=0.01, random_state=0)
+    model.partial_fit(X, y, classes=[0, 1])
+    coef = model.coef_.copy()
+    model.set_params(optimizer="adam")  # its state is not SGD's: refused, the model unchanged
+    with pytest.raises(ValueError, match="this training began with optimizer='sgd'.*call fit"):
+        model.partial_fit(X, y)
+    np.testing.assert_array_equal(model.coef_, coef)
+    model.set_params(optimizer="sgd").partial_fit(X, y)
+    assert model.n_iter_ == 2
+    # momentum (and AdamW's weight_decay) take effect in the next call, as learning_rate does
+    a = LogisticRegression(optimizer="momentum", schedule="constant", random_state=0).partial_fit(X, y, classes=[0, 1])
+    b = pickle.loads(pickle.dumps(a))
+    a.set_params(momentum=0.5).partial_fit(X, y)
+    b.partial_fit(X, y)
+    assert not np.allclose(a.coef_, b.coef_)
+    c = LogisticRegression(optimizer="momentum", momentum=0.5, schedule="constant", random_state=0)
+    c.partial_fit(X, y, classes=[0, 1])
+    c._training.optimizer["momentum"] = 0.9  # the first call's, then 0.5 as in a
+    d = LogisticRegression(optimizer="momentum", schedule="constant", random_state=0).partial_fit(X, y, classes=[0, 1])
+    d.set_params(momentum=0.5).partial_fit(X, y)
+    np.testing.assert_array_equal(a.coef_, d.coef_)
+
+
+def test_early_stopping_keeps_a_row_of_every_class_in_training():
+    # two rows of two classes: holding either out would train on one class (scikit-learn's
+    # SGDClassifier refuses too)
+    with pytest.raises(ValueError, match="every class keeping a row"):
+        LogisticRegression(early_stopping=True, max_iter=5).fit([[0.0], [1.0]], [0, 1])
+    labels = np.array([0, 1, 2, 3, 4, 4, 5, 5, 6, 6])  # 2 rows held out, 3 classes to stratify: at random
+    for seed in range(20):
+        held_out = LogisticRegression()._validation_rows(np.random.RandomState(seed), 2, None, labels)
+        assert len(set(held_out)) == 2 and set(np.delete(labels, held_out)) == set(labels)
+
+
+def test_schedule_settings_that_cannot_work():
+    X, _, y, _ = standardized(load_breast_cancer)
+    with pytest.raises(ValueError, match="min_lr=0.5 is above learning_rate=0.01"):
+        LogisticRegression(schedule=schedules.Cosine(min_lr=0.5), learning_rate=0.01).fit(X, y)
+    with pytest.warns(UserWarning, match="warmup=50 epochs is not shorter than max_iter=10") as info:
+        LogisticRegression(warmup=50, max_iter=10).fit(X, y)
+    assert info[0].filename == __file__
 
 
 def test_clip_norm_bounds_every_step():

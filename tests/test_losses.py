@@ -1,5 +1,7 @@
 """The C++ losses against descend.reference, on random and edge-case inputs."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -173,11 +175,22 @@ def test_other_layouts_are_converted_with_a_warning(rng):
     with pytest.warns(descend.CopyWarning, match="C-contiguous"):
         got = losses.logistic(np.asfortranarray(X), y, w, b)
     assert got[0] == pytest.approx(expected[0], rel=1e-13)
-    with pytest.warns(descend.CopyWarning):
+    with pytest.warns(descend.CopyWarning, match=r"to a C-contiguous float64 array .* dtype=np\.float64\)") as info:
         losses.logistic((X * 10).astype(np.int64), y, w, b)
+    assert info[0].filename == __file__  # pointing at the caller's line
+    with pytest.raises(ValueError, match="X must be 2-dimensional"), warnings.catch_warnings():
+        warnings.simplefilter("error")  # refused before any copy
+        losses.logistic(X[:, 0], y, w, b)
     # Lists are not arrays: converted quietly.
     got = losses.logistic(X.tolist(), y.tolist(), w.tolist(), b)
     assert got[0] == pytest.approx(expected[0], rel=1e-13)
+
+
+@pytest.mark.parametrize("kind", LINEAR)
+def test_intercept_none_is_zero(rng, kind):
+    X, y, w, _ = make_problem(rng, kind, 20, 3, np.float64)
+    for got, expected in zip(getattr(losses, kind)(X, y, w, None), getattr(losses, kind)(X, y, w, 0.0)):
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_float32_X_gives_float32_gradients(rng):
@@ -193,6 +206,7 @@ BAD_INPUTS = [
     (dict(y=np.zeros(4)), ValueError, r"y must have shape \(5,\)"),
     (dict(w=np.zeros(2)), ValueError, r"w must have shape \(3,\)"),
     (dict(b=np.zeros(2)), ValueError, "b must be a scalar"),
+    (dict(b="x"), TypeError, "b must be a number"),
     (dict(alpha=-1.0), ValueError, "alpha must be >= 0"),
     (dict(l1_ratio=1.5), ValueError, "l1_ratio must be <= 1"),
     (dict(alpha=float("nan")), ValueError, "alpha must be finite"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import sys
 import warnings
 
 import numpy as np
@@ -15,6 +16,18 @@ FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 
 class CopyWarning(UserWarning):
     """An input array had to be copied (wrong dtype or memory layout) before use."""
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn(message, category=UserWarning):
+    """warnings.warn pointing at the first caller outside descend (Python 3.12's
+    skip_file_prefixes): the line of the user's that led to it, whatever the calls between."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def cpu_count() -> int:
@@ -55,17 +68,18 @@ def check_X(X, name: str = "X") -> np.ndarray:
         raise TypeError(f"{name} is a sparse matrix; sparse input is not supported yet, "
                         f"pass a dense array ({name}.toarray())")
     if isinstance(X, np.ndarray):
+        if X.ndim != 2:
+            raise ValueError(f"{name} must be 2-dimensional (n_samples, n_features), got shape {X.shape}")
         if X.dtype in FLOAT_DTYPES and X.flags.c_contiguous:
             arr = X
         else:
             if X.dtype.kind not in "biuf":
                 raise TypeError(f"{name} must be a numeric array, got dtype {X.dtype}")
-            dtype = X.dtype if X.dtype in FLOAT_DTYPES else np.float64
+            dtype = X.dtype if X.dtype in FLOAT_DTYPES else np.dtype(np.float64)
             arr = np.ascontiguousarray(X, dtype=dtype)
-            warnings.warn(f"{name} ({X.dtype}, {'C' if X.flags.c_contiguous else 'non-C'}-contiguous) was copied "
-                          f"to a C-contiguous {dtype} array of {arr.nbytes / 2**20:.1f} MiB; pass "
-                          f"np.ascontiguousarray({name}, dtype=np.{dtype}) once to avoid a copy per call",
-                          CopyWarning, stacklevel=3)
+            warn(f"{name} ({X.dtype}, {'C' if X.flags.c_contiguous else 'non-C'}-contiguous) was copied to a "
+                 f"C-contiguous {dtype} array of {arr.nbytes / 2**20:.1f} MiB; pass "
+                 f"np.ascontiguousarray({name}, dtype=np.{dtype}) once to avoid a copy per call", CopyWarning)
     else:
         try:
             arr = np.ascontiguousarray(X, dtype=np.float64)

@@ -180,7 +180,7 @@ def main(argv=None) -> int:
     bench = sub.add_parser(
         "bench", help="compare descend with NumPy, scikit-learn, PyTorch and the memory floor",
         description="Measure, in one run: the memory bandwidth, optimizer steps, training epochs on synthetic and "
-                    "embedded data, and the time to reach 1%% above the optimum; descend against a NumPy loop, "
+                    "embedded data, and the time to reach 1% above the optimum; descend against a NumPy loop, "
                     "scikit-learn's SGD and a PyTorch eager loop (when torch is installed).")
     bench.add_argument("--quick", action="store_true", help="smaller problems, fewer repeats (under a minute)")
     bench.add_argument("--threads", type=int, default=None, metavar="N",

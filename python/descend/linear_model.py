@@ -17,13 +17,14 @@ from collections.abc import Mapping
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _core, schedules
-from ._validation import check_sample_weight, check_scalar, resolve_n_threads
+from ._validation import check_sample_weight, check_scalar, resolve_n_threads, warn
 from .exceptions import DivergenceError
 
 __all__ = ["LinearRegression", "LogisticRegression"]
@@ -158,13 +159,10 @@ class _Training:
         self.intercept = np.zeros(K, dtype=X.dtype)
         slots = _STATE_SLOTS[est.optimizer]
         self.state = [[np.zeros_like(p) if need else None for need in slots] for p in (self.coef, self.intercept)]
-        kind, fixed = _OPTIMIZERS[est.optimizer]
-        self.optimizer = dict(kind=kind, momentum=float(est.momentum), dampening=0.0, nesterov=False,
-                              weight_decay=0.0, beta1=0.9, beta2=0.999, eps=1e-8, amsgrad=False,
+        self.optimizer_name = est.optimizer
+        self.optimizer = dict(dampening=0.0, nesterov=False, beta1=0.9, beta2=0.999, eps=1e-8, amsgrad=False,
                               decoupled=False, alpha=0.99, centered=False, step=0, fresh=True)
-        self.optimizer.update(fixed)
-        if est.optimizer == "adamw":
-            self.optimizer["weight_decay"] = 0.01 if est.weight_decay is None else float(est.weight_decay)
+        self.set_hyperparameters(est)
         self.rng_state = np.array([check_random_state(est.random_state).randint(0, 2**62)], dtype=np.uint64)
         self.epochs = 0
         self.lr_scale = 1.0
@@ -176,6 +174,19 @@ class _Training:
         # calls too, so that the calls' weights count alike (each call's own mean would make the
         # weights count only against the other rows of the same call).
         self.weight_mean = None
+
+    def set_hyperparameters(self, est):
+        """The optimizer's settings from the estimator's (each partial_fit call takes its
+        momentum and weight_decay, as it takes learning_rate; the optimizer stays the training's)."""
+        if est.optimizer != self.optimizer_name:
+            raise ValueError(f"optimizer={est.optimizer!r}, but this training began with optimizer="
+                             f"{self.optimizer_name!r}, whose state partial_fit continues; call fit to start anew "
+                             f"with {est.optimizer!r}, or set optimizer back")
+        kind, fixed = _OPTIMIZERS[est.optimizer]
+        self.optimizer.update(kind=kind, momentum=float(est.momentum), weight_decay=0.0)
+        self.optimizer.update(fixed)
+        if est.optimizer == "adamw":
+            self.optimizer["weight_decay"] = 0.01 if est.weight_decay is None else float(est.weight_decay)
 
     def astype(self, dtype):
         """The same training state in another float type (a partial_fit call with X in it)."""
@@ -276,7 +287,11 @@ class _LinearBase(BaseEstimator):
         resolve_n_threads(self.n_threads)
         if self.callback is not None and not callable(self.callback):
             raise TypeError("callback must be callable(estimator, record) or None")
-        return schedules.get(self.schedule)
+        schedule = schedules.get(self.schedule)
+        if isinstance(schedule, schedules.Cosine) and float(schedule.min_lr) > float(self.learning_rate):
+            raise ValueError(f"the cosine schedule anneals learning_rate down to its min_lr, but min_lr="
+                             f"{schedule.min_lr!r} is above learning_rate={self.learning_rate!r}")
+        return schedule
 
     def _shuffle_run(self):
         """Rows per shuffled run: 1 shuffles rows (shuffle=True), k >= 2 runs of k rows."""
@@ -326,6 +341,7 @@ class _LinearBase(BaseEstimator):
             self._init_params(tr, targets, labels, sample_weight)
             self._training = tr
         tr = self._training
+        tr.set_hyperparameters(self)
         if tr.dtype != X.dtype:
             tr.astype(X.dtype)
         idx = np.arange(n, dtype=np.int64)
@@ -348,10 +364,10 @@ class _LinearBase(BaseEstimator):
         return tr
 
     def _loss_limit(self, X, targets, labels, sample_weight, tr, loss_kind, alpha, l1_ratio, n_threads):
-        """The batch loss (in the engine's units) above which training has diverged: 1e8 times
-        the larger of 1 and the loss of the model this call starts from: on up to 1,000 of its
-        training rows spread over X in a training's first call, then the last epoch's loss (a
-        later partial_fit call costs nothing more). y is standardized for the squared error and a
+        """(limit, start): the batch loss (in the engine's units) above which training has
+        diverged, 1e8 times the larger of 1 and start, the loss of the model this call starts
+        from: on up to 1,000 of its training rows spread over X in a training's first call, then
+        the last epoch's loss (a later partial_fit call costs nothing more). y is standardized for the squared error and a
         model that predicts nothing has a log-loss of at most log(classes): a fresh model's loss
         is about 1."""
         losses = self.history_["loss"]  # this training's epochs (history_ starts with it)
@@ -360,7 +376,7 @@ class _LinearBase(BaseEstimator):
             rows = np.ascontiguousarray(tr.order[::max(1, -(-tr.order.shape[0] // 1000))])
             start = self._subset_loss(X, targets, labels, sample_weight, rows, tr.coef, tr.intercept,
                                       _LOSS_KIND[loss_kind], alpha, l1_ratio, n_threads)
-        return 1e8 * max(1.0, start if math.isfinite(start) else 1.0)
+        return 1e8 * max(1.0, start if math.isfinite(start) else 1.0), start
 
     def _run(self, X, targets, labels, sample_weight, tr, schedule, epochs, incremental=False):
         n_train = tr.order.shape[0]
@@ -369,7 +385,8 @@ class _LinearBase(BaseEstimator):
         alpha, l1_ratio = self._penalty_for_engine()
         loss_kind = self._loss_kind
         n_threads = resolve_n_threads(self.n_threads)
-        limit = self._loss_limit(X, targets, labels, sample_weight, tr, loss_kind, alpha, l1_ratio, n_threads)
+        limit, start_loss = self._loss_limit(X, targets, labels, sample_weight, tr, loss_kind, alpha, l1_ratio,
+                                             n_threads)
         config = dict(loss=_LOSS_KIND[loss_kind], fit_intercept=bool(self.fit_intercept), alpha=alpha,
                       l1_ratio=l1_ratio, batch_size=0 if self.batch_size is None else int(self.batch_size),
                       shuffle=bool(self.shuffle), shuffle_run=self._shuffle_run(), clip_norm=float(self.clip_norm or 0.0),
@@ -381,11 +398,12 @@ class _LinearBase(BaseEstimator):
         scale2 = self._loss_scale()
         if incremental and isinstance(schedule, schedules.Cosine) and tr.epochs == int(self.max_iter) \
                 and float(schedule.min_lr) == 0.0:  # said by the first call past the cosine's end
-            warnings.warn(
-                f"partial_fit: the cosine schedule has annealed the learning rate to 0 over max_iter="
-                f"{self.max_iter} epochs (calls), so this and later calls leave the model as it is; to keep "
-                f"learning from a stream use schedule='constant' or 'invscaling', or a larger max_iter",
-                UserWarning, stacklevel=5)  # the caller of partial_fit
+            warn(f"partial_fit: the cosine schedule has annealed the learning rate to 0 over max_iter="
+                 f"{self.max_iter} epochs (calls), so this and later calls leave the model as it is; to keep "
+                 f"learning from a stream use schedule='constant' or 'invscaling', or a larger max_iter")
+        if not incremental and float(self.warmup) >= int(self.max_iter):
+            warn(f"warmup={self.warmup!r} epochs is not shorter than max_iter={self.max_iter}: the learning rate "
+                 f"never reaches learning_rate={self.learning_rate!r} before the schedule ends")
         # Epochs after a call's first are asked of the engine all at once when nothing runs
         # between them in Python: it runs several in one call when they are small (a small
         # epoch takes about as long as the call and this loop around it), one otherwise.
@@ -426,6 +444,7 @@ class _LinearBase(BaseEstimator):
                 tr.epochs += 1
                 if res["status"] == 1 and i == len(per_epoch) - 1:
                     self._publish(tr)
+                    self.n_iter_, self.t_ = tr.epochs - 1, tr.optimizer["step"]  # the epochs completed
                     lr = res["fail_lr"]
                     raise DivergenceError(
                         f"{type(self).__name__} diverged at epoch {tr.epochs}, step {res['fail_step']}: the loss "
@@ -456,8 +475,10 @@ class _LinearBase(BaseEstimator):
                     extra = f", val_loss {val_loss:.6g}" if val_loss is not None else ""
                     print(f"-- epoch {tr.epochs}: loss {loss:.6g}{extra}, lr {last_lr:.3g}, "
                           f"grad norm {record['grad_norm']:.3g}, {seconds * 1e3:.1f} ms")
-                if self.callback is not None and self.callback(self, record):
-                    stop = True
+                if self.callback is not None:
+                    answer = self.callback(self, record)  # True stops; anything else, truthy or not, does not
+                    if isinstance(answer, (bool, np.bool_)) and answer:
+                        stop = True
                 if stop:
                     break
             if len(per_epoch) > 1:
@@ -466,6 +487,13 @@ class _LinearBase(BaseEstimator):
                 raise res["interrupt"]
         if self.verbose >= 2 and history["loss"]:
             sys.stderr.write("\n")
+        last = history["loss"][-1] / scale2 if history["loss"] else math.nan
+        if not incremental and tr.val_index is None and last > 1.1 * start_loss:
+            lr = float(self.learning_rate)
+            warn(f"{type(self).__name__}: the training loss ended at {last * scale2:.4g}, above the "
+                 f"{start_loss * scale2:.4g} of the model training started from: the learning rate is likely too "
+                 f"large (learning_rate={lr:.3g}); try learning_rate={lr / 10:.2g}, or descend.lr_find",
+                 ConvergenceWarning)
         if tr.best_params is not None and tr.val_index is not None:
             tr.coef[...], tr.intercept[...] = tr.best_params
             self._publish(tr)
@@ -619,8 +647,9 @@ class LinearRegression(RegressorMixin, _LinearBase):
 
     Minimizes ``mean(1/2 (X w + b - y)^2) + alpha * (l1_ratio |w|_1 + (1 - l1_ratio)/2 |w|^2)``
     (``penalty`` picks l1_ratio: 'l2' -> 0, 'l1' -> 1, 'elasticnet' -> ``l1_ratio``, None -> no
-    penalty). y is standardized internally (the objective is the same up to a constant factor),
-    so the default learning rate suits any scale of y; X is expected roughly standardized.
+    penalty). y is scaled internally (less its mean and divided by its standard deviation; without
+    an intercept, divided by its root mean square), the objective the same up to a constant
+    factor, so the default learning rate suits any scale of y; X is expected roughly standardized.
 
     Parameters are described in the README; scikit-learn's names are used where the concept exists.
     """
@@ -634,14 +663,18 @@ class LinearRegression(RegressorMixin, _LinearBase):
         if first:
             shift = float(np.mean(y)) if self.fit_intercept else 0.0
             top = float(np.max(np.abs(y - shift))) if y.size else 0.0
-            # the standard deviation of y / top, times top: no overflow for |y| up to the float64 maximum
-            scale = float(np.std((y - shift) / top)) * top if 0.0 < top < np.inf else 0.0
+            # the root mean square of (y - shift) / top, times top (no overflow for |y| up to the
+            # float64 maximum): y's standard deviation with an intercept; without one, y's own
+            # size (y = 1000 + noise of 7 needs weights of 1000: scaled by 7, the default rate
+            # left them at 627)
+            scale = float(np.sqrt(np.mean(np.square((y - shift) / top)))) * top if 0.0 < top < np.inf else 0.0
             self._y_shift, self._y_scale = shift, scale if scale > 0 and np.isfinite(scale) else 1.0
+            what = "standard deviation" if self.fit_intercept else "root mean square"
             if not math.isfinite(self._y_scale * self._y_scale):
-                raise ValueError(f"y's standard deviation ({self._y_scale:.3g}) is too large: the squared error "
+                raise ValueError(f"y's {what} ({self._y_scale:.3g}) is too large: the squared error "
                                  f"overflows float64; rescale y (e.g. divide it by {self._y_scale:.1g})")
             if self._X_dtype == np.float32 and self._y_scale * 1e4 > float(np.finfo(np.float32).max):
-                raise ValueError(f"y's standard deviation ({self._y_scale:.3g}) is too large for a float32 model: its "
+                raise ValueError(f"y's {what} ({self._y_scale:.3g}) is too large for a float32 model: its "
                                  f"coefficients would overflow float32; pass X as float64 (or rescale y)")
         dtype = self._X_dtype
         targets = np.ascontiguousarray((y - self._y_shift) / self._y_scale, dtype=dtype)
@@ -765,7 +798,15 @@ class LogisticRegression(ClassifierMixin, _LinearBase):
         pool = np.flatnonzero(counts[codes] >= 2)
         classes = np.count_nonzero(counts >= 2)
         if classes == 0 or min(n_val, len(pool) - n_val) < classes:
-            return super()._validation_rows(rng, n_val, targets, labels)  # too few rows to stratify
+            # too few rows to stratify: at random, but never a class's last row in training
+            order = rng.permutation(len(codes))
+            kept = np.unique(codes[order], return_index=True)[1]  # each class's first row in the draw
+            candidates = np.delete(order, kept)
+            if len(candidates) < n_val:
+                raise ValueError(f"early_stopping: validation_fraction={self.validation_fraction} holds out {n_val} "
+                                 f"of {len(codes)} rows, but only {len(candidates)} can leave training with every "
+                                 f"class keeping a row; use more rows, or early_stopping=False")
+            return candidates[:n_val]
         split = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=rng)
         return pool[next(split.split(np.zeros((len(pool), 0)), codes[pool]))[1]]
 

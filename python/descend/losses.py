@@ -41,7 +41,13 @@ def _linear(kernel, X, y, w, b, alpha, l1_ratio, sample_weight, n_threads, check
 
 
 def _check_intercept(b) -> float:
-    arr = np.asarray(b, dtype=np.float64)
+    """The intercept as a float; None is 0 (as softmax_cross_entropy's b=None is zeros)."""
+    if b is None:
+        return 0.0
+    try:
+        arr = np.asarray(b, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"b must be a number (the intercept), got {b!r}") from None
     if arr.size != 1:
         raise ValueError(f"b must be a scalar intercept, got shape {arr.shape}")
     return float(arr.reshape(()))
@@ -55,7 +61,7 @@ def squared_error(X, y, w, b=0.0, *, alpha=0.0, l1_ratio=0.0, sample_weight=None
     X : array of shape (n_samples, n_features)
     y : array of shape (n_samples,)
     w : array of shape (n_features,)
-    b : float
+    b : float or None, default=0.0
     alpha, l1_ratio : float
         Penalty strength and its L1 share (0 = ridge, 1 = lasso).
     sample_weight : array of shape (n_samples,), optional
