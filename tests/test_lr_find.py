@@ -30,6 +30,12 @@ def diabetes():
     return standardized(load_diabetes)
 
 
+@pytest.fixture(scope="module")
+def all_diabetes():
+    X, y = load_diabetes(return_X_y=True)
+    return np.ascontiguousarray(StandardScaler().fit_transform(X)), y
+
+
 def test_suggestion_trains_logistic_regression_to_the_optimum(cancer):
     X, y = cancer
     found = lr_find(LogisticRegression(random_state=0), X, y)
@@ -80,16 +86,54 @@ def test_smoothed_is_the_bias_corrected_moving_average_and_the_suggestion_follow
     i_min = skip + int(np.argmin(found.smoothed[skip:]))
     slope = np.gradient(found.smoothed, np.log(found.learning_rates))
     assert found.suggestion == found.learning_rates[skip + int(np.argmin(slope[skip:i_min + 1]))]
-    assert found.best_lr == found.learning_rates[int(np.argmin(found.smoothed))]
+    assert found.best_lr == found.learning_rates[i_min]
+
+
+def test_best_lr_skips_the_noisy_start(all_diabetes):
+    X, y = all_diabetes
+    found = lr_find(LinearRegression(random_state=0), X, y)
+    k = found.smoothed.shape[0]
+    assert k >= 68
+    # a lucky second batch holds the lowest smoothed loss of the sweep, at the second rate
+    assert int(np.argmin(found.smoothed)) == 1
+    i_min = 34 + int(np.argmin(found.smoothed[34:]))
+    assert found.best_lr == found.learning_rates[i_min] > 0.1
+    assert found.suggestion < found.best_lr
+
+
+def test_a_lucky_first_batch_does_not_stop_the_sweep(all_diabetes):
+    X, y = all_diabetes
+    found = lr_find(LinearRegression(batch_size=1, random_state=4), X, y)
+    # one row's loss starts the average 6 times below the next point's: a baseline taken there
+    # would have stopped the sweep at its second rate
+    assert found.smoothed[1] > 4.0 * found.smoothed[0]
+    assert found.learning_rates.shape[0] >= 68 and found.stopped_early
+    # it stops at the first point 4 times above the minimum since the skipped start
+    after = found.smoothed[34:]
+    assert 34 + int(np.argmax(after > 4.0 * np.minimum.accumulate(after))) == found.smoothed.shape[0] - 1
 
 
 def test_stops_early_when_the_loss_explodes(diabetes):
     X, y = diabetes
-    found = lr_find(LinearRegression(optimizer="sgd", random_state=0), X, y, lr_min=1e-4, lr_max=1e6, steps=100)
+    found = lr_find(LinearRegression(optimizer="sgd", random_state=0), X, y, lr_min=1e-4, lr_max=1e6, steps=300)
     assert found.stopped_early
-    assert found.learning_rates.shape[0] < 100
+    assert 68 <= found.learning_rates.shape[0] < 300
     assert np.all(np.isfinite(found.losses)) and np.all(np.isfinite(found.smoothed))
     assert found.suggestion < found.learning_rates[-1]
+    # ten decades in 100 steps: the loss blows up after 43 rates, of which 34 are the skipped start
+    with pytest.warns(UserWarning, match="of the 100 rates: too few .*record at least 68"):
+        coarse = lr_find(LinearRegression(optimizer="sgd", random_state=0), X, y, lr_min=1e-4, lr_max=1e6, steps=100)
+    assert coarse.stopped_early and 34 < coarse.learning_rates.shape[0] < 68
+
+
+def test_a_sweep_that_blows_up_at_once_warns(diabetes):
+    X, y = diabetes
+    with pytest.warns(UserWarning, match=r"blew up at lr=1\.05e\+03, after 2 of the 100 rates: too few .*"
+                                         r"lower lr_min or raise steps") as record:
+        found = lr_find(LinearRegression(optimizer="sgd", random_state=0), X, y * 1e6, lr_min=1e3, lr_max=1e4)
+    assert record[0].filename == __file__
+    assert found.stopped_early and found.losses.shape == (2,)
+    assert found.losses[1] > 1e3 * found.losses[0]
 
 
 def test_a_full_sweep_does_not_stop_early(cancer):

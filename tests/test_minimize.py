@@ -60,7 +60,7 @@ def test_quadratic_sgd_above_2_over_L_diverges():
     lr = 2.1 / q.L
     f0 = q(q.start)[0]
     values = 0.5 * np.sum(q.h * closed_form_sgd(q, lr, np.arange(1000)) ** 2, axis=1)
-    first = int(np.argmax(np.abs(values) > 1e12 * max(1.0, f0)))  # |1 - lr L| = 1.1 > 1: growth 1.21^k
+    first = int(np.argmax(values - f0 > 1e12 * max(1.0, f0)))  # |1 - lr L| = 1.1 > 1: growth 1.21^k
     assert first == 150
     with pytest.raises(DivergenceError, match=f"iteration {first} .*lr={lr / 10:.2g}") as info:
         minimize(q, q.start, optimizer="sgd", lr=lr, max_iter=1000)
@@ -276,9 +276,101 @@ def test_divergence_of_x_and_unbounded_functions():
     assert res.status == 2 and "the value became nan" in res.message and np.isfinite(res.x).all()
     with pytest.raises(DivergenceError, match="unbounded below"):
         minimize(lambda x: (-float(x @ x), -2 * x), [1.0], optimizer="sgd", lr=0.1)
+    with pytest.raises(DivergenceError, match="the value became -inf: is fun unbounded below"):
+        minimize(lambda x: (-float(x[0]) if x[0] < 5 else -np.inf, -np.ones(1)), [0.0], optimizer="sgd", lr=1.0)
     with pytest.raises(DivergenceError, match="gradient became non-finite"):
         minimize(lambda x: (float(x @ x), 2 * x if x[0] > 0.5 else np.array([np.inf])), [1.0],
                  optimizer="sgd", lr=0.1)
+
+
+def test_a_value_far_below_a_small_f_x0_is_descent_not_divergence():
+    # 1/2 x^2 - c x from f(x0) = 0: the minimum, -c^2 / 2 = -2e12, lies beyond 1e12 * max(1, |f(x0)|)
+    c = 2e6
+    res = minimize(lambda x: (float(0.5 * x @ x - c * x.sum()), x - c), [0.0], optimizer="sgd", lr=0.5)
+    assert res.success
+    np.testing.assert_allclose(res.x, [c], rtol=1e-12)
+    assert res.fun == pytest.approx(-c * c / 2, rel=1e-12) and res.values[0] == 0.0
+
+
+def test_overshoot_is_caught_when_f_x0_is_zero():
+    def f(x):  # (x - 1)^2 - 1: f(0) = 0
+        return float((x - 1) @ (x - 1)) - 1.0, 2 * (x - 1)
+
+    assert minimize(f, [0.0], optimizer="sgd", lr=0.1).success
+    # lr = 1.1: x_k - 1 = -(-1.2)^k, f(x_k) = 1.44^k - 1 first rises 1e12 above f(x0) = 0 at k = 76,
+    # long before it overflows (k ~ 1900)
+    first = math.ceil(math.log(1e12 + 1) / math.log(1.44))
+    assert first == 76
+    with pytest.raises(DivergenceError, match=f"iteration {first} .*rose to .*above f\\(x0\\) = 0. Try a smaller"):
+        minimize(f, [0.0], optimizer="sgd", lr=1.1)
+
+
+def test_unbounded_below_ends_in_divergence_or_says_so():
+    # -x^2 by sgd: x_k = 1.2^k, the gradient norm 2 * 1.2^k passes 1e12 times its 2 at x0 at k = 152
+    first = math.ceil(12 * math.log(10) / math.log(1.2))
+    with pytest.raises(DivergenceError, match=f"iteration {first} .*fell to .*is fun unbounded below") as info:
+        minimize(lambda x: (-float(x @ x), -2 * x), [1.0], optimizer="sgd", lr=0.1)
+    assert info.value.step == first
+    res = minimize(lambda x: (-float(x @ x), -2 * x), [1.0], optimizer="sgd", lr=0.1, on_divergence="return")
+    assert res.status == 2 and not res.success and res.nit == first - 1
+    np.testing.assert_allclose(res.x, [1.2 ** (first - 1)], rtol=1e-12)
+    # a linear function never overflows within max_iter: success=False, and the message asks
+    for optimizer in ("sgd", "adam"):
+        res = minimize(lambda x: (-float(x.sum()), -np.ones_like(x)), [0.0, 0.0], optimizer=optimizer, lr=0.1,
+                       max_iter=200)
+        assert res.status == 1 and not res.success
+        assert res.message.startswith("max_iter=200 reached") and res.message.endswith("is fun unbounded below?")
+    # a slow but bounded run is not suspected
+    assert "unbounded" not in minimize(bowl, [1.0], optimizer="sgd", lr=1e-3, max_iter=10).message
+
+
+def test_keep_path_false_keeps_the_values_and_the_same_run():
+    q = landscapes.quadratic(condition=10.0)
+    kept = minimize(q, q.start, optimizer="sgd", lr=1.9 / q.L)
+    res = minimize(q, q.start, optimizer="sgd", lr=1.9 / q.L, keep_path=False)
+    assert res.path is None and "path: None" in repr(res)
+    for key in ("x", "fun", "jac", "nit", "nfev", "status", "message", "values"):
+        np.testing.assert_array_equal(res[key], kept[key])
+    # after a divergence x is still the last finite iterate
+    lr = 2.1 / q.L
+    res = minimize(q, q.start, optimizer="sgd", lr=lr, keep_path=False, on_divergence="return")
+    assert res.status == 2 and res.path is None and res.values.shape == (res.nit + 1,)
+    np.testing.assert_allclose(res.x, closed_form_sgd(q, lr, res.nit), rtol=1e-12)
+    assert res.fun == q(res.x)[0]
+
+
+def test_keep_path_auto_bounds_the_memory(monkeypatch):
+    import tracemalloc
+
+    from descend import _minimize
+
+    assert minimize(bowl, [1.0, 2.0], max_iter=5).path.shape == (6, 2)
+    monkeypatch.setattr(_minimize, "MAX_PATH_BYTES", 8 * 6 * 2)
+    assert minimize(bowl, [1.0, 2.0], max_iter=5).path.shape == (6, 2)
+    assert minimize(bowl, [1.0, 2.0], max_iter=6).path is None
+    assert minimize(bowl, [1.0, 2.0], max_iter=6, keep_path=True).path.shape == (7, 2)
+    monkeypatch.undo()
+
+    x0 = np.ones(200_000)  # a path of up to 101 iterates: 162 MB
+    tracemalloc.start()
+    try:
+        res = minimize(bowl, x0, optimizer="sgd", lr=0.1, max_iter=100, n_threads=1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert res.success and res.path is None and res.values.shape == (res.nit + 1,) and res.nit > 60
+    assert peak < 12 * x0.nbytes
+
+
+def test_the_default_path_draws_a_trajectory():
+    pytest.importorskip("matplotlib")
+    from descend import plot
+
+    well = landscapes.double_well_2d
+    res = minimize(well, well.start, optimizer="momentum", lr=0.01, max_iter=200)
+    fig = plot.trajectory(well, res)
+    line = fig.axes[0].get_lines()[0]
+    np.testing.assert_array_equal(line.get_xdata(), res.path[:, 0])
 
 
 def test_bad_optimizer():
@@ -308,6 +400,8 @@ def test_bad_optimizer():
     (dict(on_divergence="x"), ValueError, "on_divergence must be 'raise' or 'return'"),
     (dict(jac=False), ValueError, "jac must be None, True or a callable"),
     (dict(callback=3), TypeError, "callback must be callable"),
+    (dict(keep_path="yes"), ValueError, "keep_path must be True, False or 'auto', got 'yes'"),
+    (dict(keep_path=None), ValueError, "keep_path must be True, False or 'auto'"),
     (dict(fun=3), TypeError, "fun must be callable"),
     (dict(fun=lambda x: (1.0, np.zeros(3))), ValueError, r"gradient has shape \(3,\), expected \(2,\)"),
     (dict(fun=lambda x: (x, 2 * x)), ValueError, r"scalar value, got an array of shape \(2,\)"),

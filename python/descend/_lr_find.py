@@ -41,7 +41,8 @@ class LRFindResult:
         The rate at which the smoothed loss falls fastest against log(rate); see the notes of
         :func:`lr_find`.
     best_lr : float
-        The rate at the minimum of the smoothed loss (usually too large to train with).
+        The rate at the minimum of the smoothed loss past the noisy start that the suggestion
+        also skips (usually too large to train with).
     stopped_early : bool
         True when the sweep stopped before ``steps`` batches because the loss diverged.
     """
@@ -127,15 +128,16 @@ def _skip(k, beta):
 
 
 def _suggest(learning_rates, smoothed, beta):
-    """Steepest descent of ``smoothed`` against log(rate), between the skipped start and the
-    minimum that follows it."""
+    """(suggestion, best_lr): the steepest descent of ``smoothed`` against log(rate) between the
+    skipped start and the minimum that follows it, and the rate at that minimum."""
     k = smoothed.shape[0]
     if k < 3:
-        return float(learning_rates[int(np.argmin(smoothed))])
+        best = float(learning_rates[int(np.argmin(smoothed))])
+        return best, best
     skip = _skip(k, beta)
     i_min = skip + int(np.argmin(smoothed[skip:]))
     slope = np.gradient(smoothed, np.log(learning_rates))
-    return float(learning_rates[skip + int(np.argmin(slope[skip:i_min + 1]))])
+    return float(learning_rates[skip + int(np.argmin(slope[skip:i_min + 1]))]), float(learning_rates[i_min])
 
 
 def lr_find(estimator, X, y, lr_min=1e-6, lr_max=10, steps=100, *, sample_weight=None, smoothing=0.98,
@@ -148,8 +150,9 @@ def lr_find(estimator, X, y, lr_min=1e-6, lr_max=10, steps=100, *, sample_weight
     ``lr_min * (lr_max / lr_min) ** (i / (steps - 1))``. Each step is one call of the engine that
     ``fit`` runs, with the estimator's optimizer, penalty, clipping and threads; its ``schedule``
     and ``warmup`` are ignored (the sweep is the schedule). The sweep stops early once the smoothed
-    loss exceeds ``stop_factor`` times its minimum so far, or the loss or the parameters become
-    non-finite. ``estimator`` itself is never modified.
+    loss exceeds ``stop_factor`` times its minimum so far (both taken past the skipped start, see
+    the notes), or a batch loss exceeds 1e8 times the first one, or the loss or the parameters
+    become non-finite. ``estimator`` itself is never modified.
 
     Parameters
     ----------
@@ -166,13 +169,22 @@ def lr_find(estimator, X, y, lr_min=1e-6, lr_max=10, steps=100, *, sample_weight
     smoothing : float, default=0.98
         Factor ``beta`` of the moving average of the loss, in [0, 1); 0 does not smooth.
     stop_factor : float, default=4.0
-        Stop once the smoothed loss exceeds this multiple of its minimum so far.
+        Stop once the smoothed loss exceeds this multiple of its minimum so far, past the skipped
+        start.
 
     Returns
     -------
     LRFindResult
         The rates, the raw and smoothed losses, the ``suggestion``, ``best_lr`` and whether the
         sweep ``stopped_early``.
+
+    Warns
+    -----
+    UserWarning
+        When the loss blew up so soon that fewer points were recorded than twice the start a
+        full sweep skips (``2 * min(34, steps // 2)`` for ``smoothing=0.98``), or than 4: the
+        suggestion then rests on a few points past the noisy start, if any. Lower ``lr_min`` or
+        raise ``steps``. Also when the loss never moved.
 
     Notes
     -----
@@ -181,9 +193,12 @@ def lr_find(estimator, X, y, lr_min=1e-6, lr_max=10, steps=100, *, sample_weight
     minimum of ``smoothed[skip:]`` (past it the loss rises). ``skip`` leaves out the start, where
     the moving average still rests on a few batches and its slope is mostly noise: the points
     before its half-life, ``1 - smoothing ** (i + 1) < 1/2`` (34 points for ``smoothing=0.98``),
-    at most half of those recorded. Start ``lr_min`` a few decades below the rates of interest so
-    that the descent comes after them. The steepest descent is a conservative rate for the
-    estimator's own schedule (``best_lr``, where the loss is lowest, is usually too large).
+    at most half of those recorded. ``best_lr`` is the rate at that minimum of ``smoothed[skip:]``.
+    The stop test ignores the start as well (the first ``skip`` points of a full sweep of
+    ``steps``), so that a lucky low batch there cannot end a sound sweep. Start ``lr_min`` a few
+    decades below the rates of interest so that the descent comes after the skipped start. The
+    steepest descent is a conservative rate for the estimator's own schedule (``best_lr``, where
+    the loss is lowest, is usually too large).
 
     Examples
     --------
@@ -217,13 +232,19 @@ def lr_find(estimator, X, y, lr_min=1e-6, lr_max=10, steps=100, *, sample_weight
     recorded, losses, smoothed = [], [], []
     avg, best = 0.0, np.inf
     stopped = False
+    # The stop test skips the start as the suggestion does: there the average rests on a few
+    # batches, and a lucky low one (likely with small batches) would set a baseline that the
+    # settled loss exceeds by stop_factor, ending a sound sweep within a few points. A loss that
+    # blows up meanwhile still ends the sweep, by the loss limit or a non-finite value, and a
+    # sweep that short is warned about below.
+    warm = _skip(steps, smoothing)
     i = 0
     while i < steps:
         res = est._engine(X, targets, labels, sample_weight, next(stream), tr.rng_state, tr.coef, tr.intercept,
                           tr.state, tr.optimizer, _constant_schedule(rates[i]), config)
         tr.optimizer["step"], tr.optimizer["fresh"] = res["step"], res["fresh"]
         if res["status"] == 1:
-            stopped = True
+            stopped, stop_lr = True, rates[i]
             break
         if not res["weight_sum"] > 0:  # a batch of zero weight: its penalty's step taken, no loss to record
             continue
@@ -234,20 +255,26 @@ def lr_find(estimator, X, y, lr_min=1e-6, lr_max=10, steps=100, *, sample_weight
         recorded.append(rates[i])
         losses.append(loss)
         smoothed.append(avg / (1.0 - smoothing ** len(losses)))
-        best = min(best, smoothed[-1])
         i += 1
-        if smoothed[-1] > stop_factor * best:
-            stopped = i < steps
-            break
+        if i > warm:
+            best = min(best, smoothed[-1])
+            if smoothed[-1] > stop_factor * best:
+                stopped, stop_lr = i < steps, rates[i - 1]
+                break
 
     if not recorded:
         raise ValueError(f"the loss diverged at the first rate, lr_min={lr_min:g}: choose a smaller lr_min")
     learning_rates = np.asarray(recorded, dtype=np.float64)
     losses = np.asarray(losses, dtype=np.float64) * scale2
     smoothed = np.asarray(smoothed, dtype=np.float64) * scale2
+    k = learning_rates.shape[0]
     if np.ptp(losses) == 0:
         warnings.warn(f"the loss stayed at {losses[0]:.6g} through the sweep, so the suggested rate means nothing: "
                       "check X and y (a constant target, a loss already at 0?)", UserWarning, stacklevel=2)
-    return LRFindResult(learning_rates=learning_rates, losses=losses, smoothed=smoothed,
-                        suggestion=_suggest(learning_rates, smoothed, smoothing),
-                        best_lr=float(learning_rates[int(np.argmin(smoothed))]), stopped_early=stopped)
+    elif stopped and k < max(2 * warm, 4):  # fewer points past the skipped start than in it
+        warnings.warn(f"the loss blew up at lr={stop_lr:.3g}, after {k} of the {steps} rates: too few for the "
+                      f"suggestion to mean much, as it skips up to {warm} while the moving average settles "
+                      f"(record at least {max(2 * warm, 4)}): lower lr_min or raise steps", UserWarning, stacklevel=2)
+    suggestion, best_lr = _suggest(learning_rates, smoothed, smoothing)
+    return LRFindResult(learning_rates=learning_rates, losses=losses, smoothed=smoothed, suggestion=suggestion,
+                        best_lr=best_lr, stopped_early=stopped)

@@ -1,7 +1,8 @@
-"""Minimize a function of a few variables with descend's optimizers, keeping the whole path.
+"""Minimize a function with descend's optimizers, keeping the whole path of small problems.
 
 A small, SciPy-like driver for experiments and plots: every step is one call of a
-:mod:`descend.optim` optimizer (the C++ update), and the result holds every iterate::
+:mod:`descend.optim` optimizer (the C++ update), and the result holds every iterate (unless
+that would take more than ``MAX_PATH_BYTES``; see ``keep_path``)::
 
     from descend import landscapes
     from descend import minimize
@@ -27,7 +28,11 @@ DEFAULT_LR = 0.01
 """Learning rate used for an optimizer given by name when ``lr`` is not passed."""
 
 EXPLOSION_FACTOR = 1e12
-"""A run diverges once ``|f(x)|`` exceeds this times ``max(1, |f(x0)|)``."""
+"""A run diverges once ``f(x)`` rises more than this times ``max(1, |f(x0)|)`` above ``f(x0)``
+(or falls as far below it while the gradient norm grows this many times its size at ``x0``)."""
+
+MAX_PATH_BYTES = 100_000_000
+"""With ``keep_path='auto'``, the path is kept when it can take at most this many bytes."""
 
 # name -> (optimizer class, settings the name implies; the caller may override them)
 _OPTIMIZERS = {
@@ -63,10 +68,11 @@ class MinimizeResult(dict):
         0 converged, 1 ``max_iter`` reached, 2 diverged, 3 stopped by the callback.
     message : str
         The reason for stopping, in words.
-    path : ndarray of shape (nit + 1, *x.shape)
-        Every iterate, ``x0`` first and ``x`` last.
+    path : ndarray of shape (nit + 1, *x.shape) or None
+        Every iterate, ``x0`` first and ``x`` last; None when not kept (see ``keep_path`` of
+        :func:`minimize`).
     values : ndarray of shape (nit + 1,)
-        The value at each iterate of ``path``.
+        The value at each iterate, ``f(x0)`` first and ``fun`` last; always kept.
     optimizer : str
         A short label such as ``"adam lr=0.01"``, for plot legends.
 
@@ -212,8 +218,17 @@ def _norm(grad) -> float:
     return scale * float(np.linalg.norm(grad / scale))
 
 
+def _check_keep_path(keep_path, max_iter, size) -> bool:
+    """Whether ``minimize`` keeps the path: ``'auto'`` does when it can take at most ``MAX_PATH_BYTES``."""
+    if isinstance(keep_path, str) and keep_path == "auto":
+        return 8 * (max_iter + 1) * size <= MAX_PATH_BYTES
+    if isinstance(keep_path, (bool, np.bool_)):
+        return bool(keep_path)
+    raise ValueError(f"keep_path must be True, False or 'auto', got {keep_path!r}")
+
+
 def minimize(fun, x0, optimizer="adam", max_iter=1000, tol=1e-6, callback=None, *, jac=None,
-             on_divergence="raise", n_threads=None, **options) -> MinimizeResult:
+             on_divergence="raise", keep_path="auto", n_threads=None, **options) -> MinimizeResult:
     """Minimize ``fun`` from ``x0`` by gradient descent with a :mod:`descend.optim` optimizer.
 
     Each iteration evaluates the value and gradient at ``x``, stops if the gradient's L2 norm is
@@ -243,9 +258,21 @@ def minimize(fun, x0, optimizer="adam", max_iter=1000, tol=1e-6, callback=None, 
     jac : callable or bool, optional
         The gradient as a separate function; None or True means ``fun`` returns both.
     on_divergence : {'raise', 'return'}, default='raise'
-        What to do when the value or gradient becomes non-finite, ``x`` does, or ``|f(x)|``
-        exceeds ``1e12 * max(1, |f(x0)|)``: raise :class:`descend.DivergenceError`, or return
-        the last finite iterate with ``success=False`` and status 2.
+        What to do when the run diverges: raise :class:`descend.DivergenceError`, or return the
+        last finite iterate with ``success=False`` and status 2. A run diverges when the value,
+        the gradient or ``x`` becomes non-finite, when the value rises more than
+        ``1e12 * max(1, |f(x0)|)`` above ``f(x0)`` (an overshooting step), or when it falls as far
+        below ``f(x0)`` while the gradient norm grows over 1e12 times its size at ``x0`` (a
+        function unbounded below, such as ``-x**2``). A falling value alone is descent, however
+        far it falls; an unbounded function whose gradient does not grow, such as a linear one,
+        runs to ``max_iter``, and ``message`` then asks whether it is unbounded below.
+    keep_path : bool or 'auto', default='auto'
+        Whether the result holds every iterate in ``path``, at ``8 * x0.size`` bytes an iterate:
+        up to ``8 * (max_iter + 1) * x0.size`` bytes, 8 GB for a million variables and
+        ``max_iter=1000``. ``'auto'`` keeps it when that bound is at most 100 MB
+        (``MAX_PATH_BYTES``; about 12,500 variables at ``max_iter=1000``), so small problems can be
+        drawn by :func:`descend.plot.trajectory`, and otherwise sets ``path`` to None, as does
+        False. ``values`` (8 bytes an iterate) is always kept.
     n_threads : int, optional
         Threads of the optimizer update (see :mod:`descend.optim`).
     **options
@@ -255,13 +282,15 @@ def minimize(fun, x0, optimizer="adam", max_iter=1000, tol=1e-6, callback=None, 
     -------
     MinimizeResult
         ``x``, ``fun``, ``jac``, ``nit``, ``nfev``, ``success``, ``status``, ``message``,
-        ``path`` (every iterate, ``x0`` first), ``values`` and ``optimizer`` (a label).
+        ``path`` (every iterate, ``x0`` first, or None; see ``keep_path``), ``values`` and
+        ``optimizer`` (a label).
 
     Raises
     ------
     DivergenceError
         With ``on_divergence='raise'``, naming the iteration, value and learning rate
-        (``epoch`` is None, ``step`` the iteration) and suggesting a rate ten times smaller.
+        (``epoch`` is None, ``step`` the iteration) and suggesting a rate ten times smaller
+        (for a value falling without bound, asking first whether ``fun`` is unbounded below).
     """
     x0 = _check_x0(x0)
     shape = x0.shape
@@ -280,6 +309,7 @@ def minimize(fun, x0, optimizer="adam", max_iter=1000, tol=1e-6, callback=None, 
         raise TypeError(f"callback must be callable or None, got {callback!r}")
     if on_divergence not in ("raise", "return"):
         raise ValueError(f"on_divergence must be 'raise' or 'return', got {on_divergence!r}")
+    keep = _check_keep_path(keep_path, max_iter, x0.size)
 
     x = x0.reshape(-1).copy()
     opt, label = _make_optimizer(optimizer, x, options, n_threads)
@@ -303,44 +333,60 @@ def minimize(fun, x0, optimizer="adam", max_iter=1000, tol=1e-6, callback=None, 
     value, grad = evaluate()
     if not (np.isfinite(value) and np.all(np.isfinite(grad))):
         raise ValueError(f"fun is not finite at x0: value {value}, gradient {grad.reshape(shape)}")
-    limit = EXPLOSION_FACTOR * max(1.0, abs(value))
-    path, values = [x.copy()], [value]
+    f0, gnorm0 = value, _norm(grad)
+    # How far the value may move from f(x0); the floor of 1 keeps a limit when f(x0) == 0.
+    limit = EXPLOSION_FACTOR * max(1.0, abs(f0))
+    gnorm, nit = gnorm0, 0
+    path, values = ([x.copy()] if keep else None), [value]
+    x_prev = np.empty_like(x)  # the iterate before the step, returned if the step diverges
 
     while True:
-        gnorm = _norm(grad)
         if gnorm <= tol:
             status, message = _CONVERGED, "gradient norm below tol"
             break
-        if len(path) > max_iter:
+        if nit >= max_iter:
             status = _MAX_ITER
             message = f"max_iter={max_iter} reached with gradient norm {gnorm:.3g} > tol={tol:g}"
+            if value < f0 and gnorm >= gnorm0:
+                message += (f"; the value fell from {f0:.4g} to {value:.4g} while the gradient norm did not "
+                            f"shrink (from {gnorm0:.3g}): is fun unbounded below?")
             break
+        np.copyto(x_prev, x)
         opt.step([grad])
-        it = len(path)
-        new_value, new_grad, reason = float("nan"), None, None
+        it = nit + 1
+        new_value, new_grad, new_gnorm, reason, unbounded = float("nan"), None, None, None, False
         if not np.all(np.isfinite(x)):
             reason = "x became non-finite"
         else:
             new_value, new_grad = evaluate()
+            new_gnorm = _norm(new_grad)
             if not np.isfinite(new_value):
-                reason = f"the value became {new_value}"
-            elif abs(new_value) > limit:
-                reason = (f"the value reached {new_value:.4g}, beyond {EXPLOSION_FACTOR:g} * max(1, |f(x0)|)"
-                          + (" (is the function unbounded below?)" if new_value < 0 else ""))
+                reason, unbounded = f"the value became {new_value}", new_value < 0
+            elif new_value - f0 > limit:
+                reason = (f"the value rose to {new_value:.4g}, more than {EXPLOSION_FACTOR:g} * max(1, |f(x0)|) "
+                          f"above f(x0) = {f0:.4g}")
             elif not np.all(np.isfinite(new_grad)):
                 reason = f"the gradient became non-finite (value {new_value:.4g})"
+            elif f0 - new_value > limit and new_gnorm > EXPLOSION_FACTOR * gnorm0:
+                reason = (f"the value fell to {new_value:.4g} while the gradient norm grew to {new_gnorm:.3g}, "
+                          f"over {EXPLOSION_FACTOR:g} times its size at x0")
+                unbounded = True
         if reason is not None:
             lr = opt.lr
-            text = (f"diverged at iteration {it} ({label}): {reason}. Try a smaller learning rate, "
-                    f"e.g. lr={lr / 10:.2g}")
+            rate = f"a smaller learning rate, e.g. lr={lr / 10:.2g}"
+            text = f"diverged at iteration {it} ({label}): " + (
+                f"{reason}: is fun unbounded below? If it is bounded, try {rate}" if unbounded
+                else f"{reason}. Try {rate}")
             if on_divergence == "raise":
                 raise DivergenceError(f"minimize {text}.", epoch=None, step=it, loss=new_value,
                                       learning_rate=lr, suggested_learning_rate=lr / 10)
             status = _DIVERGED
             message = f"{text}; x is the last finite iterate, from iteration {it - 1}"
+            np.copyto(x, x_prev)
             break
-        value, grad = new_value, new_grad
-        path.append(x.copy())
+        value, grad, gnorm, nit = new_value, new_grad, new_gnorm, it
+        if keep:
+            path.append(x.copy())
         values.append(value)
         if callback is not None:
             try:
@@ -351,8 +397,8 @@ def minimize(fun, x0, optimizer="adam", max_iter=1000, tol=1e-6, callback=None, 
                 status, message = _CALLBACK, "stopped by callback"
                 break
 
-    nit = len(path) - 1
     return MinimizeResult(
-        x=path[-1].reshape(shape).copy(), fun=values[-1], jac=grad.reshape(shape).copy(), nit=nit, nfev=nfev,
+        x=x.reshape(shape).copy(), fun=values[-1], jac=grad.reshape(shape).copy(), nit=nit, nfev=nfev,
         success=status == _CONVERGED, status=status, message=message,
-        path=np.array(path).reshape((nit + 1,) + shape), values=np.array(values), optimizer=label)
+        path=None if path is None else np.array(path).reshape((nit + 1,) + shape), values=np.array(values),
+        optimizer=label)
