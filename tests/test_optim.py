@@ -120,6 +120,118 @@ def test_load_state_dict_rejects_mismatched_state(rng):
         optim.Adam([np.zeros(3)]).load_state_dict({"foo": 1})
 
 
+def sgd_state_without_step(buf, **hyper):
+    """What torch.optim.SGD saves: a momentum buffer and no step count."""
+    group = {**dict(lr=0.1, momentum=0.9, dampening=0.0, nesterov=False, weight_decay=0.0, params=[0]), **hyper}
+    return {"state": {0: {"momentum_buffer": buf}}, "param_groups": [group]}
+
+
+def test_state_without_step_keeps_its_buffer_through_save_and_load(rng):
+    start, buf = rng.standard_normal(3), rng.standard_normal(3)
+    grads = [rng.standard_normal(3) for _ in range(4)]
+    p = start.copy()
+    opt = optim.SGD([p], lr=0.5, momentum=0.5)
+    opt.load_state_dict(sgd_state_without_step(buf.copy()))
+    assert opt.steps == 0  # nothing counted: torch's SGD saves no step
+    saved = opt.state_dict()
+    np.testing.assert_array_equal(saved["state"][0]["momentum_buffer"], buf)
+    assert "step" not in saved["state"][0]
+    for g in grads[:2]:
+        opt.step(g)
+    assert opt.steps == 2
+    # a descend round trip and a fresh optimizer continue as the uninterrupted run
+    q = start.copy()
+    resumed = optim.SGD([q], lr=0.5, momentum=0.5)
+    resumed.load_state_dict(saved)
+    for g in grads[:2]:
+        resumed.step(g)
+    again = optim.SGD([q], lr=0.5, momentum=0.5)
+    again.load_state_dict(resumed.state_dict())
+    assert again.steps == 2
+    for g in grads[2:]:
+        opt.step(g)
+        again.step(g)
+    np.testing.assert_array_equal(q, p)
+    np.testing.assert_array_equal(again.state[0]["momentum_buffer"], opt.state[0]["momentum_buffer"])
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("maximize", True, r"\['maximize'\] is True: descend's SGD does not implement maximize=True"),
+    ("momentum", -5.0, r"state_dict\['param_groups'\]\[0\]\['momentum'\] must be >= 0.0, got -5.0"),
+    ("lr", float("nan"), r"\['lr'\] must be finite"),
+    ("nesterov", "yes", r"\['nesterov'\] must be True or False, got 'yes'"),
+    ("dampening", 0.5, r"nesterov=True requires momentum > 0 and dampening = 0"),
+])
+def test_load_state_dict_checks_hyper_parameters_and_changes_nothing(key, value, match):
+    p = np.zeros(3)
+    opt = optim.SGD([p], lr=0.1, momentum=0.9, nesterov=True)
+    opt.step([np.ones(3)])
+    before = opt.state_dict()
+    sd = sgd_state_without_step(np.ones(3), **{"nesterov": True, key: value})
+    with pytest.raises((ValueError, TypeError), match=match):
+        opt.load_state_dict(sd)
+    after = opt.state_dict()
+    assert after["param_groups"] == before["param_groups"] and opt.steps == 1
+    np.testing.assert_array_equal(after["state"][0]["momentum_buffer"], before["state"][0]["momentum_buffer"])
+
+
+def test_load_state_dict_ignores_options_that_do_not_change_the_update():
+    sd = sgd_state_without_step(np.ones(3), maximize=False, foreach=True, fused=None, differentiable=True,
+                                initial_lr=0.1)
+    opt = optim.SGD([np.zeros(3)], lr=1.0)
+    opt.load_state_dict(sd)
+    assert opt.param_groups[0] == dict(lr=0.1, momentum=0.9, dampening=0.0, nesterov=False, weight_decay=0.0,
+                                       params=[0])
+
+
+def test_missing_nesterov_takes_torchs_default_and_other_keys_are_required():
+    opt = optim.SGD([np.zeros(3)], lr=0.1, momentum=0.9, nesterov=True)
+    sd = sgd_state_without_step(np.ones(3))
+    del sd["param_groups"][0]["nesterov"]  # torch fills in False for its older checkpoints
+    opt.load_state_dict(sd)
+    assert opt.param_groups[0]["nesterov"] is False
+    del sd["param_groups"][0]["lr"]
+    with pytest.raises(ValueError, match=r"\[0\] has no 'lr': SGD needs 'lr', 'momentum'"):
+        opt.load_state_dict(sd)
+
+
+@pytest.mark.parametrize("src,dst,missing", [
+    ("Adam", "SGD", "'momentum', 'dampening'"),
+    ("Adam", "RMSprop", "'alpha'"),
+    ("SGD", "Adam", "'betas', 'eps'"),
+    ("RMSprop", "SGD", "'dampening'"),
+    ("SGD", "RMSprop", "'alpha', 'eps'"),
+])
+def test_state_of_another_optimizer_is_refused_by_name(src, dst, missing):
+    opt = getattr(optim, src)([np.zeros(3)], momentum=0.5) if src != "Adam" else optim.Adam([np.zeros(3)])
+    opt.step([np.ones(3)])
+    with pytest.raises(ValueError, match=rf"has no {missing}: {dst} needs .*another optimizer"):
+        getattr(optim, dst)([np.zeros(3)]).load_state_dict(opt.state_dict())
+
+
+@pytest.mark.parametrize("src,dst", [("AdamW", "Adam"), ("Adam", "AdamW")])
+def test_adam_and_adamw_states_are_not_interchangeable(src, dst):
+    opt = getattr(optim, src)([np.zeros(3)], weight_decay=0.1)
+    opt.step([np.ones(3)])
+    with pytest.raises(ValueError, match=rf"decoupled_weight_decay.*load this state into descend.optim.{src}"):
+        getattr(optim, dst)([np.zeros(3)]).load_state_dict(opt.state_dict())
+
+
+def test_saved_step_counts_are_checked():
+    opt = optim.Adam([np.zeros(3), np.zeros(2)])
+    opt.step([np.ones(3), np.ones(2)])
+    sd = opt.state_dict()
+    sd["state"][1]["step"] = 2.0
+    with pytest.raises(ValueError, match=r"different step counts \[1, 2\]"):
+        optim.Adam([np.zeros(3), np.zeros(2)]).load_state_dict(sd)
+    sd["state"][1]["step"] = 1.5
+    with pytest.raises(ValueError, match=r"\['state'\]\[1\]\['step'\] must be a whole number >= 0, got 1.5"):
+        optim.Adam([np.zeros(3), np.zeros(2)]).load_state_dict(sd)
+    del sd["state"][1]["step"]
+    with pytest.raises(ValueError, match=r"\['state'\]\[1\] has no 'step' \(Adam's update depends on it\)"):
+        optim.Adam([np.zeros(3), np.zeros(2)]).load_state_dict(sd)
+
+
 def test_lr_is_settable_between_steps():
     p = np.zeros(2)
     opt = optim.SGD([p], lr=1.0)
@@ -238,6 +350,65 @@ def test_bad_hyper_parameters(ctor, match):
         ctor([np.zeros(3)])
 
 
+@pytest.mark.parametrize("name,key,value,exc,match", [
+    ("Adam", "betas", (1.0, 0.999), ValueError, r"param_groups\[0\]\['betas'\]\[0\] must be < 1.0, got 1.0"),
+    ("Adam", "betas", 0.9, TypeError, r"param_groups\[0\]\['betas'\] must be a pair"),
+    ("Adam", "amsgrad", None, TypeError, r"param_groups\[0\]\['amsgrad'\] must be True or False"),
+    ("SGD", "momentum", -5, ValueError, r"param_groups\[0\]\['momentum'\] must be >= 0.0, got -5.0"),
+    ("SGD", "nesterov", True, ValueError, r"param_groups\[0\]: nesterov=True requires momentum > 0"),
+    ("RMSprop", "alpha", 1.5, ValueError, r"param_groups\[0\]\['alpha'\] must be <= 1"),
+    ("RMSprop", "eps", float("inf"), ValueError, r"param_groups\[0\]\['eps'\] must be finite"),
+    ("RMSprop", "lr", -1.0, ValueError, r"param_groups\[0\]\['lr'\] must be >= 0"),
+    ("RMSprop", "centered", KeyError, ValueError, r"param_groups\[0\] has no 'centered'"),
+])
+def test_step_checks_hyper_parameters_set_through_param_groups(rng, name, key, value, exc, match):
+    params, before = fresh(rng)
+    opt = getattr(optim, name)(params)
+    if value is KeyError:
+        del opt.param_groups[0][key]
+    else:
+        opt.param_groups[0][key] = value
+    with pytest.raises(exc, match=match):
+        opt.step([np.ones((3, 2)), np.ones(4)])
+    for p, b in zip(params, before):
+        assert np.array_equal(p, b)
+    assert opt.steps == 0 and opt.state_dict()["state"] == {}
+
+
+def test_hyper_parameters_set_through_param_groups_are_normalized():
+    opt = optim.Adam([np.zeros(3)])
+    opt.param_groups[0].update(betas=[np.float32(0.5), 0.75], amsgrad=np.True_, eps=0)
+    opt.step([np.ones(3)])
+    group = opt.param_groups[0]
+    assert group["betas"] == (0.5, 0.75) and group["amsgrad"] is True and type(group["eps"]) is float
+    assert "max_exp_avg_sq" in opt.state[0]
+
+
+def test_nan_gradient_is_not_checked_and_spreads_as_in_torch():
+    p = np.zeros(3)
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    opt.step([np.array([np.nan, 1.0, 1.0])])
+    assert np.isnan(p[0]) and np.isnan(opt.state[0]["momentum_buffer"][0])
+    np.testing.assert_array_equal(p[1:], -0.1)
+
+
+@pytest.mark.parametrize("name,kw,key", [("Adam", dict(betas=(0.9, 0.99999)), "exp_avg_sq"),
+                                         ("RMSprop", dict(alpha=0.99999), "square_avg"),
+                                         ("SGD", dict(momentum=0.9, dampening=0.99999), "momentum_buffer")])
+def test_float32_forms_one_minus_a_hyper_parameter_in_float64(rng, name, kw, key):
+    # as PyTorch does: 1 - 0.99999 formed after rounding 0.99999 to float32 is 1.4e-3 off, and
+    # float32 Adam's second moments were that far from float64's (torch's: 1e-7)
+    p64 = rng.standard_normal(1000)
+    p32 = p64.astype(np.float32)
+    o64, o32 = getattr(optim, name)([p64], lr=0.01, **kw), getattr(optim, name)([p32], lr=0.01, **kw)
+    for _ in range(20):
+        g = rng.standard_normal(1000)
+        o64.step([g])
+        o32.step([g.astype(np.float32)])
+    a, b = o32.state[0][key], o64.state[0][key]
+    assert np.max(np.abs(a - b) / np.abs(b)) < 1e-5
+
+
 def test_repr_names_the_hyper_parameters():
     r = repr(optim.AdamW([np.zeros(2)], lr=0.5))
     assert r.startswith("AdamW(1 arrays") and "lr=0.5" in r and "weight_decay=0.01" in r
@@ -271,3 +442,81 @@ def test_matches_torch_and_loads_its_state(rng, name, kw):
         topt.step()
         opt2.step([g])
     np.testing.assert_allclose(p2, tp.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_torch_sgd_momentum_buffer_survives_save_and_load():
+    torch = pytest.importorskip("torch")
+    tp = torch.tensor(np.linspace(-1.0, 1.0, 3), requires_grad=True)
+    topt = torch.optim.SGD([tp], lr=0.1, momentum=0.9)
+    grads = [np.full(3, 0.5) * k for k in range(1, 7)]
+    for g in grads[:3]:
+        tp.grad = torch.tensor(g)
+        topt.step()
+    p = tp.detach().numpy().copy()
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    opt.load_state_dict(topt.state_dict())
+    assert opt.steps == 0  # torch's SGD counts no steps
+    saved = opt.state_dict()
+    np.testing.assert_array_equal(saved["state"][0]["momentum_buffer"], topt.state[tp]["momentum_buffer"].numpy())
+    q = p.copy()
+    resumed = optim.SGD([q], lr=0.1, momentum=0.9)
+    resumed.load_state_dict(saved)
+    for g in grads[3:]:
+        tp.grad = torch.tensor(g)
+        topt.step()
+        opt.step([g])
+        resumed.step([g])
+    np.testing.assert_array_equal(q, p)
+    np.testing.assert_allclose(p, tp.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("torch_name,kw,name,match", [
+    ("Adam", dict(maximize=True), "Adam", r"\['maximize'\] is True: descend's Adam does not implement"),
+    ("Adam", dict(decoupled_weight_decay=True), "Adam", r"decoupled_weight_decay=True; .*descend.optim.AdamW"),
+    ("AdamW", dict(), "Adam", r"decoupled_weight_decay=True; .*descend.optim.AdamW"),
+    ("Adam", dict(weight_decay=0.1), "AdamW", r"decoupled_weight_decay=False; .*descend.optim.Adam\b"),
+    ("AdamW", dict(maximize=True), "AdamW", r"maximize=True"),
+    ("SGD", dict(maximize=True), "SGD", r"maximize=True; pass the negated gradients"),
+    ("RMSprop", dict(maximize=True), "RMSprop", r"maximize=True"),
+])
+def test_torch_options_that_change_the_update_are_refused(torch_name, kw, name, match):
+    torch = pytest.importorskip("torch")
+    tp = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    topt = getattr(torch.optim, torch_name)([tp], lr=0.1, **kw)
+    tp.grad = torch.ones(3, dtype=torch.float64)
+    topt.step()
+    with pytest.raises(ValueError, match=match):
+        getattr(optim, name)([np.zeros(3)]).load_state_dict(topt.state_dict())
+
+
+def test_torch_state_with_tensor_hyper_parameters_loads():
+    torch = pytest.importorskip("torch")
+    tp = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    topt = torch.optim.Adam([tp], lr=torch.tensor(0.01), betas=(torch.tensor(0.8), torch.tensor(0.99)), foreach=False)
+    tp.grad = torch.ones(3, dtype=torch.float64)
+    topt.step()
+    opt = optim.Adam([tp.detach().numpy().copy()])
+    opt.load_state_dict(topt.state_dict())
+    assert opt.lr == pytest.approx(0.01) and opt.param_groups[0]["betas"] == pytest.approx((0.8, 0.99))
+    assert opt.steps == 1
+
+
+@pytest.mark.parametrize("name,kw", TORCH_CONFIGS, ids=IDS)
+def test_torch_loads_our_state_once_arrays_are_tensors(rng, name, kw):
+    torch = pytest.importorskip("torch")
+    grads = [rng.standard_normal((4, 3)) for _ in range(6)]
+    p = rng.standard_normal((4, 3))
+    opt = getattr(optim, name)([p], **kw)
+    for g in grads[:3]:
+        opt.step([g])
+    sd = opt.state_dict()
+    sd["state"] = {i: {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in st.items()}
+                   for i, st in sd["state"].items()}
+    tp = torch.tensor(p.copy(), requires_grad=True)
+    topt = getattr(torch.optim, name)([tp], foreach=False, **kw)
+    topt.load_state_dict(sd)
+    for g in grads[3:]:
+        tp.grad = torch.tensor(g)
+        topt.step()
+        opt.step([g])
+    np.testing.assert_allclose(p, tp.detach().numpy(), rtol=1e-10, atol=1e-12)

@@ -12,12 +12,15 @@ updates all of them in one call per step::
 The update of each element is independent of the others, so results do not depend on the
 number of threads. Arithmetic is done in the parameters' dtype, as PyTorch's fused CPU kernels
 do. ``state_dict()`` has PyTorch's layout (``{"state": {i: {...}}, "param_groups": [{...}]}``)
-and ``load_state_dict`` also accepts one saved from ``torch.optim`` (tensors are converted).
+and ``load_state_dict`` also accepts one saved from ``torch.optim`` (tensors are converted);
+``torch.optim`` loads ours once its arrays are made tensors (``torch.from_numpy``).
 """
 
 from __future__ import annotations
 
 import copy
+import math
+import numbers
 
 import numpy as np
 
@@ -25,6 +28,39 @@ from . import _core
 from ._validation import FLOAT_DTYPES, check_scalar, resolve_n_threads
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "clip_grad_norm"]
+
+
+def _name(where: str, key: str, index=None) -> str:
+    """A hyper-parameter as errors name it: ``momentum`` in a constructor, else ``<where>['momentum']``."""
+    name = f"{where}[{key!r}]" if where else key
+    return name if index is None else f"{name}[{index}]"
+
+
+def _real(x, where: str, key: str, index=None, *, low=None, high=None, high_inclusive=True) -> float:
+    """check_scalar, with a fast path for a finite float in range: step() checks every hyper-parameter."""
+    if (type(x) is float and math.isfinite(x) and (low is None or x >= low)
+            and (high is None or x < high or (high_inclusive and x == high))):
+        return x
+    return check_scalar(x, _name(where, key, index), low=low, high=high, high_inclusive=high_inclusive)
+
+
+def _flag(x, where: str, key: str) -> bool:
+    if x is True or x is False:
+        return x
+    if isinstance(x, np.bool_) or (isinstance(x, numbers.Integral) and x in (0, 1)):
+        return bool(x)
+    raise TypeError(f"{_name(where, key)} must be True or False, got {x!r}")
+
+
+def _plain(value):
+    """A loaded hyper-parameter as a Python value (torch may save lr or betas as 0-d tensors)."""
+    if isinstance(value, (tuple, list)):
+        return tuple(_plain(v) for v in value)
+    if hasattr(value, "detach") and value.numel() == 1:
+        return value.detach().cpu().item()
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value.item()
+    return value
 
 
 def _check_params(params) -> list[np.ndarray]:
@@ -56,15 +92,22 @@ def _check_params(params) -> list[np.ndarray]:
 
 
 class Optimizer:
-    """Base class: parameters, hyper-parameters (``param_groups[0]``), per-parameter state."""
+    """Base class: parameters, hyper-parameters (``param_groups[0]``), per-parameter state.
+
+    A subclass checks its hyper-parameters in :meth:`_check_hyper`, which the constructor,
+    :meth:`step` and :meth:`load_state_dict` all call.
+    """
 
     _state_keys: tuple[str, ...] = ()
+    _torch_defaults: dict = {}  # torch's values for keys its older state dicts may lack
+    _needs_step = False  # whether the update depends on the step number (a saved "step" is required)
 
     def __init__(self, params, defaults: dict, n_threads=None):
+        defaults = dict(defaults, **self._check_hyper(defaults))
         self.params = _check_params(params)
         resolve_n_threads(n_threads)  # fail early on a bad value
         self.n_threads = n_threads
-        self.defaults = dict(defaults)
+        self.defaults = defaults
         self.param_groups = [dict(defaults, params=list(range(len(self.params))))]
         self.state: list[dict] = [{} for _ in self.params]
         self._steps = 0
@@ -84,17 +127,37 @@ class Optimizer:
 
     @property
     def steps(self) -> int:
-        """Steps taken so far."""
+        """Steps taken, counted on from the ``step`` restored by :meth:`load_state_dict`.
+
+        torch.optim.SGD saves no step count (its update does not depend on one), so after
+        loading its state this counts from 0.
+        """
         return self._steps
 
     def _hyper(self, key):
         return self.param_groups[0][key]
 
+    def _check_hyper(self, group: dict, where: str = "") -> dict:
+        """The hyper-parameters of `group`, checked (ValueError or TypeError naming the key,
+        ``where`` the dict they were read from) and normalized; KeyError if one is missing."""
+        return {"lr": _real(group["lr"], where, "lr", low=0.0)}
+
+    def _torch_options(self) -> dict[str, tuple[bool, str]]:
+        """torch options that change the update: the only value descend implements, and a hint."""
+        return {"maximize": (False, "pass the negated gradients instead")}
+
     def step(self, grads) -> None:
         """Update every parameter in place from its gradient (a list, one array per parameter,
-        same shape and dtype). Nothing is changed when an argument is wrong."""
+        same shape and dtype). Nothing is changed when an argument or a hyper-parameter set
+        through ``param_groups`` is wrong; a gradient holding NaN or inf is not checked for and
+        spreads into the parameters and state, as in PyTorch."""
         grads = self._check_grads(grads)
-        self.lr = self.param_groups[0]["lr"]  # validates a value set through param_groups
+        group = self.param_groups[0]
+        try:
+            group.update(self._check_hyper(group, "param_groups[0]"))
+        except KeyError as exc:
+            raise ValueError(f"param_groups[0] has no {exc.args[0]!r}, a hyper-parameter of "
+                             f"{type(self).__name__}") from None
         new = [k for k in self._active_state_keys() if k not in self.state[0]]
         for st, p in zip(self.state, self.params):  # state starts at zero, as in PyTorch
             st.update({k: np.zeros_like(p) for k in new})
@@ -141,29 +204,70 @@ class Optimizer:
 
     # -- checkpoints ----------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        """A copy of the state in PyTorch's layout: ``{"state": {i: {...}}, "param_groups": [...]}``."""
+        """A copy of the state in PyTorch's layout: ``{"state": {i: {...}}, "param_groups": [...]}``.
+
+        A parameter's entry holds its buffers and, once steps have been counted, ``"step"`` (a
+        float); parameters with neither have none. The group also records the torch options
+        descend implements (``maximize=False``; Adam's ``decoupled_weight_decay``), so that
+        ``torch.optim`` reads the same update from it. torch's ``load_state_dict`` needs tensors:
+        convert the arrays first (``torch.from_numpy``).
+        """
         state = {}
-        if self._steps:
-            for i, st in enumerate(self.state):
-                state[i] = {"step": float(self._steps), **{k: v.copy() for k, v in st.items()}}
-        return {"state": state, "param_groups": copy.deepcopy(self.param_groups)}
+        for i, st in enumerate(self.state):
+            entry = {"step": float(self._steps)} if self._steps else {}
+            entry.update((k, v.copy()) for k, v in st.items())
+            if entry:
+                state[i] = entry
+        group = copy.deepcopy(self.param_groups[0])
+        group = {**{k: v for k, v in group.items() if k != "params"},
+                 **{k: value for k, (value, _) in self._torch_options().items()}, "params": group["params"]}
+        return {"state": state, "param_groups": [group]}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Restore hyper-parameters and state saved by :meth:`state_dict` (or by torch.optim)."""
+        """Restore hyper-parameters and state saved by :meth:`state_dict` or by the same
+        torch.optim class (tensors are converted). Nothing is changed when it is refused.
+
+        The hyper-parameters get the constructor's checks. A key torch fills in for its older
+        checkpoints (``nesterov``, ``amsgrad``, RMSprop's ``momentum`` and ``centered``) takes
+        torch's default; any other missing one is an error (the state of another optimizer).
+        A torch option that changes the update (``maximize=True``, Adam's
+        ``decoupled_weight_decay=True``) is an error; ``foreach``, ``fused``, ``capturable`` and
+        ``differentiable`` are ignored. Per-parameter step counts must agree.
+        """
         try:
             groups, saved = state_dict["param_groups"], state_dict["state"]
         except (TypeError, KeyError):
             raise ValueError("state_dict must have keys 'state' and 'param_groups'") from None
-        if len(groups) != 1 or len(groups[0].get("params", ())) != len(self.params):
+        if (not isinstance(groups, (list, tuple)) or len(groups) != 1 or not isinstance(groups[0], dict)
+                or len(groups[0].get("params", ())) != len(self.params)):
             raise ValueError(f"state_dict must hold one parameter group of {len(self.params)} arrays")
-        keys = self._active_state_keys_for(groups[0])
-        new_state, steps, present = [], 0, []
+        if not isinstance(saved, dict):
+            raise TypeError(f"state_dict['state'] must be a dict, got {type(saved).__name__}")
+        saved_group, where, name = groups[0], "state_dict['param_groups'][0]", type(self).__name__
+        for key, (value, hint) in self._torch_options().items():
+            got = _plain(saved_group.get(key))
+            if got is not None and bool(got) != value:
+                raise ValueError(f"{where}[{key!r}] is {got!r}: descend's {name} does not implement "
+                                 f"{key}={got!r}; {hint}")
+        group = {**self._torch_defaults,
+                 **{k: _plain(v) for k, v in saved_group.items() if k in self.defaults}}
+        missing = [k for k in self.defaults if k not in group]
+        if missing:
+            raise ValueError(f"{where} has no {', '.join(map(repr, missing))}: {name} needs "
+                             f"{', '.join(map(repr, self.defaults))}; was it saved by another optimizer?")
+        group = dict(self.defaults, **group)
+        group.update(self._check_hyper(group, where), params=list(range(len(self.params))))
+        keys = self._active_state_keys_for(group)
+        new_state, counts, present = [], set(), []
         for i, p in enumerate(self.params):
-            st = saved.get(i, saved.get(groups[0]["params"][i], {}))
+            st = saved.get(i, saved.get(saved_group["params"][i], {}))
             present.append(bool(st))
             entry = {}
             if st:
-                steps = int(float(st.get("step", steps)))
+                if st.get("step") is not None:
+                    counts.add(_step_count(st["step"], f"state_dict['state'][{i}]['step']"))
+                elif self._needs_step:
+                    raise ValueError(f"state_dict['state'][{i}] has no 'step' ({name}'s update depends on it)")
                 for key in keys:
                     if key not in st or st[key] is None:
                         raise ValueError(f"state_dict['state'][{i}] has no {key!r}")
@@ -175,10 +279,12 @@ class Optimizer:
             new_state.append(entry)
         if any(present) and not all(present):
             raise ValueError("state_dict holds state for some parameters but not all")
-        group = {k: v for k, v in groups[0].items() if k in self.defaults}
-        self.param_groups = [dict(self.defaults, **group, params=list(range(len(self.params))))]
+        if len(counts) > 1:
+            raise ValueError(f"state_dict['state'] holds different step counts {sorted(counts)}; descend "
+                             f"keeps one count for all parameters")
+        self.param_groups = [group]
         self.state = new_state
-        self._steps = steps
+        self._steps = counts.pop() if counts else 0
 
     def _active_state_keys_for(self, group) -> tuple[str, ...]:
         saved, self.param_groups = self.param_groups, [group]
@@ -186,6 +292,17 @@ class Optimizer:
             return self._active_state_keys()
         finally:
             self.param_groups = saved
+
+
+def _step_count(value, name: str) -> int:
+    """A saved step count (a float, an int, or torch's 0-d tensor) as an int."""
+    try:
+        count = float(_plain(value))
+    except (TypeError, ValueError):
+        count = math.nan
+    if not (math.isfinite(count) and count >= 0 and count.is_integer()):
+        raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
+    return int(count)
 
 
 class SGD(Optimizer):
@@ -196,16 +313,22 @@ class SGD(Optimizer):
     with Nesterov, else ``p -= lr * buf`` (``p -= lr * d`` without momentum). As torch.optim.SGD.
     """
 
+    _torch_defaults = {"nesterov": False}
+
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0,
                  *, n_threads=None):
-        defaults = dict(lr=check_scalar(lr, "lr", low=0.0),
-                        momentum=check_scalar(momentum, "momentum", low=0.0),
-                        dampening=check_scalar(dampening, "dampening"),
-                        nesterov=bool(nesterov),
-                        weight_decay=check_scalar(weight_decay, "weight_decay", low=0.0))
-        if nesterov and (defaults["momentum"] <= 0 or defaults["dampening"] != 0):
-            raise ValueError("nesterov=True requires momentum > 0 and dampening = 0")
-        super().__init__(params, defaults, n_threads)
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
+                                      weight_decay=weight_decay), n_threads)
+
+    def _check_hyper(self, group, where=""):
+        hyper = dict(lr=_real(group["lr"], where, "lr", low=0.0),
+                     momentum=_real(group["momentum"], where, "momentum", low=0.0),
+                     dampening=_real(group["dampening"], where, "dampening"),
+                     nesterov=_flag(group["nesterov"], where, "nesterov"),
+                     weight_decay=_real(group["weight_decay"], where, "weight_decay", low=0.0))
+        if hyper["nesterov"] and (hyper["momentum"] <= 0 or hyper["dampening"] != 0):
+            raise ValueError(f"{where + ': ' if where else ''}nesterov=True requires momentum > 0 and dampening = 0")
+        return hyper
 
     def _active_state_keys(self):
         return ("momentum_buffer",) if self._hyper("momentum") != 0 else ()
@@ -218,13 +341,13 @@ class SGD(Optimizer):
                        self._hyper("weight_decay"), self._hyper("nesterov"), first, n_threads)
 
 
-def _check_betas(betas):
+def _check_betas(betas, where=""):
     try:
         b1, b2 = betas
     except (TypeError, ValueError):
-        raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}") from None
-    return (check_scalar(b1, "betas[0]", low=0.0, high=1.0, high_inclusive=False),
-            check_scalar(b2, "betas[1]", low=0.0, high=1.0, high_inclusive=False))
+        raise TypeError(f"{_name(where, 'betas')} must be a pair (beta1, beta2), got {betas!r}") from None
+    return (_real(b1, where, "betas", 0, low=0.0, high=1.0, high_inclusive=False),
+            _real(b2, where, "betas", 1, low=0.0, high=1.0, high_inclusive=False))
 
 
 class Adam(Optimizer):
@@ -234,14 +357,24 @@ class Adam(Optimizer):
     """
 
     _decoupled = False
+    _torch_defaults = {"amsgrad": False}
+    _needs_step = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
                  *, n_threads=None):
-        defaults = dict(lr=check_scalar(lr, "lr", low=0.0), betas=_check_betas(betas),
-                        eps=check_scalar(eps, "eps", low=0.0),
-                        weight_decay=check_scalar(weight_decay, "weight_decay", low=0.0),
-                        amsgrad=bool(amsgrad))
-        super().__init__(params, defaults, n_threads)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad),
+                         n_threads)
+
+    def _check_hyper(self, group, where=""):
+        return dict(lr=_real(group["lr"], where, "lr", low=0.0), betas=_check_betas(group["betas"], where),
+                    eps=_real(group["eps"], where, "eps", low=0.0),
+                    weight_decay=_real(group["weight_decay"], where, "weight_decay", low=0.0),
+                    amsgrad=_flag(group["amsgrad"], where, "amsgrad"))
+
+    def _torch_options(self):
+        other = "Adam" if self._decoupled else "AdamW"
+        return {**super()._torch_options(),
+                "decoupled_weight_decay": (self._decoupled, f"load this state into descend.optim.{other}")}
 
     def _active_state_keys(self):
         keys = ("exp_avg", "exp_avg_sq")
@@ -273,13 +406,20 @@ class RMSprop(Optimizer):
     ``buf = momentum * buf + g / (sqrt(s) + eps)`` and steps by ``lr * buf``. As torch.optim.RMSprop.
     """
 
+    _torch_defaults = {"momentum": 0.0, "centered": False}
+
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
                  *, n_threads=None):
-        defaults = dict(lr=check_scalar(lr, "lr", low=0.0), alpha=check_scalar(alpha, "alpha", low=0.0, high=1.0),
-                        eps=check_scalar(eps, "eps", low=0.0),
-                        weight_decay=check_scalar(weight_decay, "weight_decay", low=0.0),
-                        momentum=check_scalar(momentum, "momentum", low=0.0), centered=bool(centered))
-        super().__init__(params, defaults, n_threads)
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                                      centered=centered), n_threads)
+
+    def _check_hyper(self, group, where=""):
+        return dict(lr=_real(group["lr"], where, "lr", low=0.0),
+                    alpha=_real(group["alpha"], where, "alpha", low=0.0, high=1.0),
+                    eps=_real(group["eps"], where, "eps", low=0.0),
+                    weight_decay=_real(group["weight_decay"], where, "weight_decay", low=0.0),
+                    momentum=_real(group["momentum"], where, "momentum", low=0.0),
+                    centered=_flag(group["centered"], where, "centered"))
 
     def _active_state_keys(self):
         keys = ("square_avg",)
