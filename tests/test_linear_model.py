@@ -535,6 +535,7 @@ def test_class_weight_is_a_weight_per_row(labels):
     np.testing.assert_array_equal(stream.coef_, twin.coef_)
 
 
+@pytest.mark.filterwarnings("ignore:.*max_iter=.* epochs ran before:sklearn.exceptions.ConvergenceWarning")
 def test_early_stopping_holds_out_each_class_in_proportion(monkeypatch):
     X, y = imbalanced(1000)  # 946 and 54 rows
     held_out = []
@@ -553,6 +554,7 @@ def test_early_stopping_holds_out_each_class_in_proportion(monkeypatch):
     assert abs(np.count_nonzero(y[held_out[2]] == 2) - 9.9) <= 1
 
 
+@pytest.mark.filterwarnings("ignore:.*max_iter=.* epochs ran before:sklearn.exceptions.ConvergenceWarning")
 def test_a_fitted_model_keeps_no_per_row_state():
     X, y = imbalanced(20_000)
     for model in (LogisticRegression(max_iter=2, early_stopping=True, schedule="constant"),
@@ -1002,6 +1004,23 @@ def test_a_fit_that_ends_above_its_start_warns(options):
         LinearRegression(max_iter=30, random_state=0).fit(X, y)  # the defaults: no warning
 
 
+def test_a_fit_that_runs_out_of_epochs_before_tol_is_met_warns():
+    # as scikit-learn's SGD estimators do, when tol (or early stopping) was asked for
+    X, _, y, _ = standardized(load_diabetes)
+    with pytest.warns(ConvergenceWarning, match=r"max_iter=3 epochs ran before the training loss stopped improving "
+                                                r"by tol=1e-09 for n_iter_no_change=5 epochs") as info:
+        LinearRegression(max_iter=3, tol=1e-9, random_state=0).fit(X, y)
+    assert info[0].filename == __file__
+    with pytest.warns(ConvergenceWarning, match="before the validation loss"):
+        LinearRegression(max_iter=3, early_stopping=True, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = LinearRegression(max_iter=100, tol=1e-3, random_state=0).fit(X, y)  # met
+        assert model.n_iter_ < 100
+        LinearRegression(max_iter=3, random_state=0).fit(X, y)  # no tol: the epochs asked for
+        LinearRegression(max_iter=3, tol=1e-9, random_state=0).partial_fit(X, y)  # one epoch a call
+
+
 def test_a_divergence_counts_the_epochs_completed():
     X, _, y, _ = standardized(load_diabetes)
     model = LinearRegression(max_iter=5, random_state=0).fit(X, y)
@@ -1092,6 +1111,7 @@ TRAJECTORY_CASES = [
 ]
 
 
+@pytest.mark.filterwarnings("ignore:.*max_iter=.* epochs ran before:sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("params", TRAJECTORY_CASES, ids=lambda p: p["optimizer"])
 @pytest.mark.parametrize("Model,loader", [(LinearRegression, load_diabetes), (LogisticRegression, load_breast_cancer)],
                          ids=["linear", "logistic"])

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 pytest.importorskip("matplotlib")
 
@@ -75,7 +76,8 @@ def test_learning_curve_of_a_fitted_estimator(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((200, 3))
     y = (X[:, 0] > 0).astype(int)
-    model = LogisticRegression(max_iter=8, early_stopping=True, n_iter_no_change=50, random_state=0).fit(X, y)
+    with pytest.warns(ConvergenceWarning):  # n_iter_no_change=50: the 8 epochs run out first
+        model = LogisticRegression(max_iter=8, early_stopping=True, n_iter_no_change=50, random_state=0).fit(X, y)
     fig = plot.learning_curve(model, file=str(tmp_path / "curve.png"))
     assert len(fig.axes) == 2  # loss and the learning rate's twin axis
     ax, twin = fig.axes

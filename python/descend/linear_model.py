@@ -367,9 +367,9 @@ class _LinearBase(BaseEstimator):
         """(limit, start): the batch loss (in the engine's units) above which training has
         diverged, 1e8 times the larger of 1 and start, the loss of the model this call starts
         from: on up to 1,000 of its training rows spread over X in a training's first call, then
-        the last epoch's loss (a later partial_fit call costs nothing more). y is standardized for the squared error and a
-        model that predicts nothing has a log-loss of at most log(classes): a fresh model's loss
-        is about 1."""
+        the last epoch's loss (a later partial_fit call costs nothing more). y is standardized
+        for the squared error and a model that predicts nothing has a log-loss of at most
+        log(classes): a fresh model's loss is about 1."""
         losses = self.history_["loss"]  # this training's epochs (history_ starts with it)
         start = losses[-1] / self._loss_scale() if losses else None
         if start is None:
@@ -487,6 +487,11 @@ class _LinearBase(BaseEstimator):
                 raise res["interrupt"]
         if self.verbose >= 2 and history["loss"]:
             sys.stderr.write("\n")
+        if not incremental and not stop and (self.tol is not None or tr.val_index is not None):
+            watched = "validation loss" if tr.val_index is not None else "training loss"
+            warn(f"{type(self).__name__}: max_iter={self.max_iter} epochs ran before the {watched} stopped "
+                 f"improving by tol={self.tol or 0.0:g} for n_iter_no_change={self.n_iter_no_change} epochs; "
+                 f"increase max_iter to train further", ConvergenceWarning)
         last = history["loss"][-1] / scale2 if history["loss"] else math.nan
         if not incremental and tr.val_index is None and last > 1.1 * start_loss:
             lr = float(self.learning_rate)
