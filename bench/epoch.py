@@ -288,6 +288,15 @@ def sgd_classifier(random_state: int = 0) -> SGDClassifier:
                          random_state=random_state)
 
 
+def batch_rows(k: int, n: int) -> tuple:
+    """Rows [start, stop) of batch k of an epoch over n rows, as descend batches them: the rows
+    that whole batches of BATCH leave over form the first batch, whose step counts
+    (stop - start) / BATCH of a batch (its gradient, penalty included, scaled by that share)."""
+    first = n - (n - 1) // BATCH * BATCH
+    start = 0 if k == 0 else first + (k - 1) * BATCH
+    return start, (first if k == 0 else start + BATCH)
+
+
 class NumpyLoop:
     """Mini-batch Adam in plain NumPy, in X's dtype: one parameter vector theta = (w, b)."""
 
@@ -317,14 +326,15 @@ class NumpyLoop:
         w, gw = theta[:d], g[:d]
         with np.errstate(over="ignore"):  # exp(-z) = inf for z << 0 gives p = 0, as it should
             for k in range(k0, k1):
-                rows = order[k * BATCH:(k + 1) * BATCH]
+                start, stop = batch_rows(k, self.n)
+                rows = order[start:stop]
                 Xb, yb = X[rows], y[rows]
                 z = Xb @ w
                 z += theta[d]
                 p = 1.0 / (1.0 + np.exp(-z))
-                r = (p - yb) * (1.0 / len(rows))
+                r = (p - yb) * (1.0 / BATCH)  # the batch's mean, times its share of a batch
                 np.matmul(r, Xb, out=gw)
-                gw += ALPHA * w
+                gw += ALPHA * (len(rows) / BATCH) * w
                 g[d] = r.sum()
                 self.t += 1
                 adam_update(theta, m, v, g, self.t, LEARNING_RATE, BETAS, EPS)
@@ -362,11 +372,18 @@ class TorchLoop:
         X, y, order = self.X, self.y, self.order
         model, optimizer, loss_fn = self.model, self.optimizer, self.loss_fn
         for k in range(k0, k1):
-            rows = order[k * BATCH:(k + 1) * BATCH]
+            start, stop = batch_rows(k, self.n)
+            rows = order[start:stop]
+            share = (stop - start) / BATCH  # below 1 for a short first batch: its step counts that much
             optimizer.zero_grad()
             loss = loss_fn(model(X[rows]).squeeze(1), y[rows])
+            if share < 1:
+                loss = loss * share
+                optimizer.param_groups[0]["weight_decay"] = ALPHA * share
             loss.backward()
             optimizer.step()
+            if share < 1:
+                optimizer.param_groups[0]["weight_decay"] = ALPHA
 
     def params(self):
         with torch.no_grad():

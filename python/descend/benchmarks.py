@@ -387,6 +387,15 @@ def adam_update(theta, m, v, g, t, lr=LEARNING_RATE, betas=BETAS, eps=EPS):
     theta -= (lr / (1 - b1 ** t)) * m / denom
 
 
+def _batch_rows(k, n):
+    """Rows [start, stop) of batch k of an epoch over n rows, as descend batches them: the rows
+    that whole batches of BATCH leave over form the first batch, whose step counts
+    (stop - start) / BATCH of a batch (its gradient, penalty included, scaled by that share)."""
+    first = n - (n - 1) // BATCH * BATCH
+    start = 0 if k == 0 else first + (k - 1) * BATCH
+    return start, (first if k == 0 else start + BATCH)
+
+
 class _NumpyLoop:
     """Mini-batch Adam in plain NumPy, in X's dtype: the equations of descend.reference, with the
     rows shuffled by NumPy and each batch gathered with X[idx]."""
@@ -413,7 +422,8 @@ class _NumpyLoop:
         w, gw = theta[:d], g[:d]
         with np.errstate(over="ignore"):
             for k in range(k0, k1):
-                rows = order[k * BATCH:(k + 1) * BATCH]
+                start, stop = _batch_rows(k, self.n)
+                rows = order[start:stop]
                 Xb = X[rows]
                 z = Xb @ w
                 z += theta[d]
@@ -422,9 +432,9 @@ class _NumpyLoop:
                     r -= y[rows]
                 else:
                     r = z - y[rows]
-                r *= 1.0 / len(rows)
+                r *= 1.0 / BATCH  # the batch's mean, times its share of a batch
                 np.matmul(r, Xb, out=gw)
-                gw += ALPHA * w
+                gw += ALPHA * (len(rows) / BATCH) * w
                 g[d] = r.sum()
                 self.t += 1
                 adam_update(theta, m, v, g, self.t)
@@ -474,13 +484,20 @@ class _TorchLoop:
     def run(self, k0, k1):
         X, y, order, model, opt, loss_fn = self.X, self.y, self.order, self.model, self.optimizer, self.loss_fn
         for k in range(k0, k1):
-            rows = order[k * BATCH:(k + 1) * BATCH]
+            start, stop = _batch_rows(k, self.n)
+            rows = order[start:stop]
+            share = (stop - start) / BATCH  # below 1 for a short first batch: its step counts that much
             opt.zero_grad()
             loss = loss_fn(model(X[rows]).squeeze(1), y[rows])
             if self.half:
                 loss = 0.5 * loss
+            if share < 1:
+                loss = loss * share
+                opt.param_groups[0]["weight_decay"] = ALPHA * share
             loss.backward()
             opt.step()
+            if share < 1:
+                opt.param_groups[0]["weight_decay"] = ALPHA
 
     def epoch(self) -> float:
         self.torch.set_num_threads(self.threads)
