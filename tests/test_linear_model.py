@@ -21,7 +21,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import descend
-from descend import LinearRegression, LogisticRegression, losses, reference, schedules
+from descend import LinearRegression, LogisticRegression, _core, losses, reference, schedules
 
 # Checks that cannot pass, with the reason (as scikit-learn's own SGD estimators list them).
 EXPECTED_FAILED = {
@@ -1019,6 +1019,62 @@ def test_a_fit_that_runs_out_of_epochs_before_tol_is_met_warns():
         assert model.n_iter_ < 100
         LinearRegression(max_iter=3, random_state=0).fit(X, y)  # no tol: the epochs asked for
         LinearRegression(max_iter=3, tol=1e-9, random_state=0).partial_fit(X, y)  # one epoch a call
+
+
+def test_an_interrupted_fit_counts_its_own_epochs():
+    # Ctrl-C in a refit's second epoch (an engine that raises as the signal check does): the
+    # model, n_iter_, t_ and history_ are those of the one epoch done, not the earlier fit's
+    X, _, y, _ = standardized(load_diabetes)
+    model = LinearRegression(max_iter=3, random_state=0).fit(X, y)
+    calls = []
+
+    def engine(*args):
+        calls.append(1)
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        return _core.train_epoch(*args)
+
+    model._engine = engine
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y)
+    assert model.n_iter_ == 1 and len(model.history_["loss"]) == 1 and model.t_ == -(-len(y) // 32)
+    calls.append(1)  # a fresh fit stopped in its first epoch has trained no epoch
+    fresh = LinearRegression(max_iter=3, random_state=0)
+    fresh._engine = engine
+    with pytest.raises(KeyboardInterrupt):
+        fresh.fit(X, y)
+    assert fresh.n_iter_ == 0 and fresh.t_ == 0 and fresh.history_["loss"] == []
+
+
+def test_y_too_small_for_the_squared_error_or_float32_is_refused():
+    X, _, y, _ = standardized(load_diabetes)
+    with pytest.raises(ValueError, match="too small: the squared error underflows float64"):
+        LinearRegression().fit(X, y * 1e-300)
+    with pytest.raises(ValueError, match="too small for a float32 model"):
+        LinearRegression().fit(X.astype(np.float32), y * 1e-50)  # its coefficients were 0, silently
+    base = LinearRegression(max_iter=5, random_state=0).fit(X, y)
+    small = LinearRegression(max_iter=5, random_state=0).fit(X, y * 1e-140)
+    np.testing.assert_allclose(small.coef_ / 1e-140, base.coef_, rtol=1e-9)
+
+
+def test_stratified_validation_rows():
+    # each class in proportion, within one row, every class keeping a row in training
+    from descend.linear_model import _stratified_draw
+    rng = np.random.RandomState(0)
+    for _ in range(200):
+        counts = rng.randint(2, 40, rng.randint(1, 8))
+        counts[rng.randint(len(counts))] *= rng.randint(0, 2)  # a class absent at times
+        codes = rng.permutation(np.repeat(np.arange(len(counts)), counts)).astype(np.int32)
+        n, room = len(codes), int(np.sum(np.maximum(counts - 1, 0)))
+        if room == 0:
+            continue
+        n_val = rng.randint(1, room + 1)
+        rows = _stratified_draw(rng, n_val, codes)
+        assert len(rows) == n_val == len(np.unique(rows))
+        held = np.bincount(codes[rows], minlength=len(counts))
+        assert np.all(held <= np.maximum(counts - 1, 0))
+        if n_val <= n - 2 * len(counts):  # far from the cap: proportional
+            assert np.all(np.abs(held - counts * n_val / n) < 1 + 1e-9)
 
 
 def test_a_divergence_counts_the_epochs_completed():
