@@ -242,6 +242,8 @@ def test_logistic_rejects_labels_outside_0_1():
     (np.array([0, 3, 1]), ValueError, r"class ids in \[0, 3\)"),
     (np.array([0, -1, 1]), ValueError, "class ids"),
     (np.array([0.5, 1.0, 2.0]), TypeError, "integer class ids"),
+    (np.array([0, 1, 2**64 - 5], dtype=np.uint64), ValueError, "got values from 0 to 18446744073709551611"),
+    (np.array([0.0, 1.0, 1e30]), ValueError, r"got values from 0.0 to 1e\+30"),  # not wrapped by a cast
 ])
 def test_softmax_rejects_bad_labels(y, exc, match):
     with pytest.raises(exc, match=match):

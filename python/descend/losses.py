@@ -121,10 +121,10 @@ def softmax_cross_entropy(X, y, W, b=None, *, alpha=0.0, l1_ratio=0.0, sample_we
     if y_arr.dtype.kind not in "iub" and not (
             y_arr.dtype.kind == "f" and np.all(np.isfinite(y_arr)) and np.all(y_arr == np.round(y_arr))):
         raise TypeError(f"y must hold integer class ids, got dtype {y_arr.dtype}")
-    y_arr = check_vector(y_arr, n, np.int64, "y", "one class id per row of X")
-    if n and (y_arr.min() < 0 or y_arr.max() >= K):
+    if y_arr.ndim == 1 and y_arr.size and (y_arr.min() < 0 or y_arr.max() >= K):  # before a cast wraps them
         raise ValueError(f"y must hold class ids in [0, {K}) (W has {K} columns), "
                          f"got values from {y_arr.min()} to {y_arr.max()}")
+    y_arr = check_vector(y_arr, n, np.int64, "y", "one class id per row of X")
     alpha, l1_ratio = check_penalty(alpha, l1_ratio)
     sw = check_sample_weight(sample_weight, n, X.dtype)
     return _core.softmax_cross_entropy(X, y_arr, W_arr, b, sw, alpha, l1_ratio,
