@@ -73,7 +73,7 @@ from sklearn.linear_model import SGDClassifier
 
 import descend
 from descend import _core
-from descend.benchmarks import adam_update
+from descend.benchmarks import BATCH, adam_update, batch_rows  # BATCH rows a batch, as descend's peers
 from descend._validation import resolve_n_threads
 
 try:
@@ -88,7 +88,6 @@ except ImportError:
 
 
 # The problem and the training settings shared by every contender.
-BATCH = 256
 LEARNING_RATE = 1e-3
 ALPHA = 1e-4
 SIGNAL = 8.0         # |w*|: z = X w* has standard deviation 8, a well-separated problem
@@ -288,15 +287,6 @@ def sgd_classifier(random_state: int = 0) -> SGDClassifier:
                          random_state=random_state)
 
 
-def batch_rows(k: int, n: int) -> tuple:
-    """Rows [start, stop) of batch k of an epoch over n rows, as descend batches them: the rows
-    that whole batches of BATCH leave over form the first batch, whose step counts
-    (stop - start) / BATCH of a batch (its gradient, penalty included, scaled by that share)."""
-    first = n - (n - 1) // BATCH * BATCH
-    start = 0 if k == 0 else first + (k - 1) * BATCH
-    return start, (first if k == 0 else start + BATCH)
-
-
 class NumpyLoop:
     """Mini-batch Adam in plain NumPy, in X's dtype: one parameter vector theta = (w, b)."""
 
@@ -326,15 +316,15 @@ class NumpyLoop:
         w, gw = theta[:d], g[:d]
         with np.errstate(over="ignore"):  # exp(-z) = inf for z << 0 gives p = 0, as it should
             for k in range(k0, k1):
-                start, stop = batch_rows(k, self.n)
+                start, stop, share = batch_rows(k, self.n)
                 rows = order[start:stop]
                 Xb, yb = X[rows], y[rows]
                 z = Xb @ w
                 z += theta[d]
                 p = 1.0 / (1.0 + np.exp(-z))
-                r = (p - yb) * (1.0 / BATCH)  # the batch's mean, times its share of a batch
+                r = (p - yb) * (share / len(rows))  # the batch's mean, times its share of a batch
                 np.matmul(r, Xb, out=gw)
-                gw += ALPHA * (len(rows) / BATCH) * w
+                gw += (ALPHA * share) * w
                 g[d] = r.sum()
                 self.t += 1
                 adam_update(theta, m, v, g, self.t, LEARNING_RATE, BETAS, EPS)
@@ -372,9 +362,8 @@ class TorchLoop:
         X, y, order = self.X, self.y, self.order
         model, optimizer, loss_fn = self.model, self.optimizer, self.loss_fn
         for k in range(k0, k1):
-            start, stop = batch_rows(k, self.n)
+            start, stop, share = batch_rows(k, self.n)
             rows = order[start:stop]
-            share = (stop - start) / BATCH  # below 1 for a short first batch: its step counts that much
             optimizer.zero_grad()
             loss = loss_fn(model(X[rows]).squeeze(1), y[rows])
             if share < 1:

@@ -10,6 +10,7 @@ from sklearn.linear_model import Ridge
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
+import descend
 from descend import LinearRegression, LogisticRegression, losses
 from descend import LRFindResult, lr_find
 
@@ -250,3 +251,13 @@ def test_batches_follow_the_estimators_shuffle_of_runs():
     pieces = np.split(epoch, np.flatnonzero(np.diff((epoch - 100) // 10)) + 1)
     assert len(pieces) == 10 and all(np.array_equal(p, np.arange(p[0], p[0] + 10)) for p in pieces)
     assert not np.array_equal(epoch, rows)
+
+
+def test_the_estimators_schedule_is_ignored(cancer):
+    # the sweep is the schedule: a cosine floor above the estimator's rate, which fit refuses,
+    # and a warm-up longer than max_iter change nothing
+    X, y = cancer
+    base = lr_find(LogisticRegression(random_state=0), X, y, steps=40)
+    other = lr_find(LogisticRegression(random_state=0, learning_rate=1e-4, schedule=descend.schedules.Cosine(min_lr=0.5),
+                                       warmup=50, max_iter=3), X, y, steps=40)
+    np.testing.assert_array_equal(other.losses, base.losses)

@@ -207,6 +207,9 @@ def test_trajectory_bad_input():
         plot.trajectory(Bowl(), np.zeros((2, 2)), levels=1)
     with pytest.raises(TypeError, match="landscape"):
         plot.trajectory(object(), np.zeros((2, 2)))
+    unkept = SimpleNamespace(path=None, optimizer="adam")  # minimize(keep_path=False)
+    with pytest.raises(ValueError, match="path 1 was not kept: run minimize with keep_path=True"):
+        plot.trajectory(Bowl(), unkept)
 
 
 def test_missing_matplotlib_names_the_extra(monkeypatch):

@@ -167,6 +167,46 @@ struct Model {
     T* state[2][3] = {{nullptr, nullptr, nullptr}, {nullptr, nullptr, nullptr}};
 };
 
+// A model, its optimizer's step and state, and the generator at one moment, to go back to:
+// several epochs run in one call go back to the start of the one that diverges, as the caller
+// undoes a call of one epoch (the model before the blow-up, not the last finite one after it).
+template <class T>
+class Checkpoint {
+  public:
+    void save(const Model<T>& m, const OptimConfig<T>& opt, const SplitMix64& rng) {
+        values_.clear();
+        arrays(m, [&](T* p, std::size_t n) { values_.insert(values_.end(), p, p + n); });
+        step_ = opt.step;
+        fresh_ = opt.fresh;
+        rng_ = rng.state;
+    }
+    void restore(Model<T>& m, OptimConfig<T>& opt, SplitMix64& rng) const {
+        const T* from = values_.data();
+        arrays(m, [&](T* p, std::size_t n) {
+            std::copy(from, from + n, p);
+            from += n;
+        });
+        opt.step = step_;
+        opt.fresh = fresh_;
+        rng.state = rng_;
+    }
+
+  private:
+    template <class F>
+    static void arrays(const Model<T>& m, F&& f) {  // the coefficients, the intercept, their state
+        const std::size_t sizes[2] = {m.d * m.K, m.K};
+        f(m.coef, sizes[0]);
+        f(m.intercept, sizes[1]);
+        for (std::size_t s = 0; s < 2; ++s)
+            for (T* a : m.state[s])
+                if (a) f(a, sizes[s]);
+    }
+    std::vector<T> values_;
+    std::int64_t step_ = 0;
+    bool fresh_ = true;
+    std::uint64_t rng_ = 0;
+};
+
 struct EpochResult {
     double loss_sum = 0;       // the rows' weighted loss sum, plus each batch's penalty x its weight
     double weight_sum = 0;     // the rows' weight sum (their count without sample weights)
@@ -359,10 +399,12 @@ class Trainer {
             LossParts parts;
             const double loss = loss_grad(rows, m, cfg, divisor, &parts);
             // A short batch steps by its share of a batch: its gradient (of its rows' mean loss
-            // and the penalty) times bn / B, so that every row of the epoch counts alike. At its
-            // full weight, a batch of one row weighed as much as 32 (Adam's step does not shrink
-            // with the gradient's size) and default fits of 65 rows settled 1-2% above the
-            // optimum.
+            // and the penalty), L1 step and weight decay times bn / B, so that every row of the
+            // epoch counts alike. At its full weight, a batch of one row weighed as much as 32
+            // (Adam's step does not shrink with the gradient's size) and default fits of 65 rows
+            // settled 1-2% above the optimum. (Adam's and RMSprop's very first step, from empty
+            // moments, is the rate's whatever the gradient's size: a fit whose first batch is
+            // short starts with one such step.)
             const double share = static_cast<double>(bn) / static_cast<double>(B);
             if (share < 1.0) {
                 for (auto& g : grad_w_) g = static_cast<T>(g * share);
@@ -388,7 +430,7 @@ class Trainer {
             }
             std::memcpy(backup_.data(), m.coef, dk * sizeof(T));
             std::memcpy(backup_.data() + dk, m.intercept, m.K * sizeof(T));
-            apply(m, opt, lr, t, cfg.n_threads);
+            apply(m, opt, lr, t, cfg.n_threads, share);
             shrink_l1(m, opt, lr, t, cfg.penalty, share);
             opt.step = t;
             ++res.steps;
@@ -446,14 +488,17 @@ class Trainer {
     // intercept takes the same step without it. The slots are arrays on the stack: no slot list
     // to fill each step (building a std::vector of slots each step measured 0.97-0.99x faster
     // without, on a 1M x 100 epoch on two threads).
-    void apply(Model<T>& m, OptimConfig<T>& opt, double lr, std::int64_t t, int n_threads) {
+    // The optimizer's step; share: of a short batch, which scales the weight decay as its
+    // gradient is scaled.
+    void apply(Model<T>& m, OptimConfig<T>& opt, double lr, std::int64_t t, int n_threads, double share) {
+        const double wd = opt.weight_decay * share;
         const std::array<Slot<T>, 1> weights{
             Slot<T>{m.coef, grad_w_.data(), m.state[0][0], m.state[0][1], m.state[0][2], m.d * m.K}};
         const std::array<Slot<T>, 1> intercept{
             Slot<T>{m.intercept, grad_b_.data(), m.state[1][0], m.state[1][1], m.state[1][2], m.K}};
         switch (opt.kind) {
             case OptimKind::sgd: {
-                auto h = SgdHyper<T>::make(lr, opt.momentum, opt.dampening, opt.weight_decay, opt.nesterov,
+                auto h = SgdHyper<T>::make(lr, opt.momentum, opt.dampening, wd, opt.nesterov,
                                            opt.momentum != 0 && opt.fresh);
                 sgd_step<T>(weights, h, n_threads);
                 h.weight_decay = T(0);
@@ -462,8 +507,7 @@ class Trainer {
                 break;
             }
             case OptimKind::adam: {
-                auto h = AdamHyper<T>::make(lr, opt.beta1, opt.beta2, opt.eps, opt.weight_decay, t, opt.decoupled,
-                                            opt.amsgrad);
+                auto h = AdamHyper<T>::make(lr, opt.beta1, opt.beta2, opt.eps, wd, t, opt.decoupled, opt.amsgrad);
                 adam_step<T>(weights, h, n_threads);
                 h.weight_decay = T(0);
                 h.decay = T(1);
@@ -471,7 +515,7 @@ class Trainer {
                 break;
             }
             case OptimKind::rmsprop: {
-                auto h = RmspropHyper<T>::make(lr, opt.alpha, opt.eps, opt.weight_decay, opt.momentum, opt.centered);
+                auto h = RmspropHyper<T>::make(lr, opt.alpha, opt.eps, wd, opt.momentum, opt.centered);
                 rmsprop_step<T>(weights, h, n_threads);
                 h.weight_decay = T(0);
                 if (m.fit_intercept) rmsprop_step<T>(intercept, h, 1);

@@ -188,19 +188,24 @@ py::dict epoch_impl(const py::array& X_obj, const py::object& y_obj, const py::o
     std::vector<EpochResult> done;
     std::vector<double> seconds;
     bool between = false;  // the signal came between two epochs
+    // Several epochs a call: one that diverges goes back to its start (see Checkpoint).
+    const bool several = find(cfg_d, "epochs") != nullptr;
     {
         ReleasedGil release;
         Trainer<T> trainer(data, y, labels);
+        Checkpoint<T> checkpoint;
         for (std::int64_t e = 0; e < n_epochs; ++e) {
             if (e > 0 && interrupted_or_exiting(pending)) {
                 between = true;
                 break;
             }
             if (counted) sched.offset = sched.epoch_offset(first_epoch + e, opt.step);
+            if (several) checkpoint.save(m, opt, rng);
             const auto start = std::chrono::steady_clock::now();
             done.push_back(trainer.epoch(ord_mut, n, rng, m, opt, sched, cfg,
                                          [&pending]() { return interrupted_or_exiting(pending); }));
             seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+            if (done.back().status == 1 && several) checkpoint.restore(m, opt, rng);
             if (done.back().status != 0) break;
         }
     }

@@ -10,7 +10,6 @@ penalty, batch size, clipping and threads) that ``fit`` runs, so the rate transf
 from __future__ import annotations
 
 import math
-import warnings
 import numbers
 from dataclasses import dataclass
 
@@ -18,7 +17,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 
-from ._validation import resolve_n_threads
+from ._validation import resolve_n_threads, warn
 from .linear_model import _LOSS_KIND, LinearRegression, LogisticRegression, _weight_mean
 
 __all__ = ["lr_find", "LRFindResult"]
@@ -211,7 +210,7 @@ def lr_find(estimator, X, y, lr_min=1e-6, lr_max=10, steps=100, *, sample_weight
     >>> model = descend.LogisticRegression(learning_rate=found.suggestion).fit(X, y)
     """
     _check_args(estimator, lr_min, lr_max, steps, smoothing, stop_factor)
-    est = clone(estimator)
+    est = clone(estimator).set_params(schedule="constant", warmup=0.0)  # the sweep is the schedule
     est._check_params()
     X, y, sample_weight = est._validate(X, y, sample_weight, reset=True)
     targets, labels, K = est._targets(y, True, None)
@@ -269,12 +268,12 @@ def lr_find(estimator, X, y, lr_min=1e-6, lr_max=10, steps=100, *, sample_weight
     smoothed = np.asarray(smoothed, dtype=np.float64) * scale2
     k = learning_rates.shape[0]
     if np.ptp(losses) == 0:
-        warnings.warn(f"the loss stayed at {losses[0]:.6g} through the sweep, so the suggested rate means nothing: "
-                      "check X and y (a constant target, a loss already at 0?)", UserWarning, stacklevel=2)
+        warn(f"the loss stayed at {losses[0]:.6g} through the sweep, so the suggested rate means nothing: "
+             "check X and y (a constant target, a loss already at 0?)")
     elif stopped and k < max(2 * warm, 4):  # fewer points past the skipped start than in it
-        warnings.warn(f"the loss blew up at lr={stop_lr:.3g}, after {k} of the {steps} rates: too few for the "
-                      f"suggestion to mean much, as it skips up to {warm} while the moving average settles "
-                      f"(record at least {max(2 * warm, 4)}): lower lr_min or raise steps", UserWarning, stacklevel=2)
+        warn(f"the loss blew up at lr={stop_lr:.3g}, after {k} of the {steps} rates: too few for the suggestion "
+             f"to mean much, as it skips up to {warm} while the moving average settles (record at least "
+             f"{max(2 * warm, 4)}): lower lr_min or raise steps")
     suggestion, best_lr = _suggest(learning_rates, smoothed, smoothing)
     return LRFindResult(learning_rates=learning_rates, losses=losses, smoothed=smoothed, suggestion=suggestion,
                         best_lr=best_lr, stopped_early=stopped)

@@ -387,13 +387,15 @@ def adam_update(theta, m, v, g, t, lr=LEARNING_RATE, betas=BETAS, eps=EPS):
     theta -= (lr / (1 - b1 ** t)) * m / denom
 
 
-def _batch_rows(k, n):
-    """Rows [start, stop) of batch k of an epoch over n rows, as descend batches them: the rows
-    that whole batches of BATCH leave over form the first batch, whose step counts
-    (stop - start) / BATCH of a batch (its gradient, penalty included, scaled by that share)."""
-    first = n - (n - 1) // BATCH * BATCH
-    start = 0 if k == 0 else first + (k - 1) * BATCH
-    return start, (first if k == 0 else start + BATCH)
+def batch_rows(k, n):
+    """(start, stop, share) of batch k of an epoch over n rows, as descend batches them: batches
+    of B = min(BATCH, n) rows, the rows they leave over forming the first batch, whose step counts
+    share = (stop - start) / B of a batch (its gradient, penalty included, scaled by it)."""
+    B = min(BATCH, n)
+    first = n - (n - 1) // B * B
+    start = 0 if k == 0 else first + (k - 1) * B
+    stop = first if k == 0 else start + B
+    return start, stop, (stop - start) / B
 
 
 class _NumpyLoop:
@@ -422,7 +424,7 @@ class _NumpyLoop:
         w, gw = theta[:d], g[:d]
         with np.errstate(over="ignore"):
             for k in range(k0, k1):
-                start, stop = _batch_rows(k, self.n)
+                start, stop, share = batch_rows(k, self.n)
                 rows = order[start:stop]
                 Xb = X[rows]
                 z = Xb @ w
@@ -432,9 +434,9 @@ class _NumpyLoop:
                     r -= y[rows]
                 else:
                     r = z - y[rows]
-                r *= 1.0 / BATCH  # the batch's mean, times its share of a batch
+                r *= share / len(rows)  # the batch's mean, times its share of a batch
                 np.matmul(r, Xb, out=gw)
-                gw += ALPHA * (len(rows) / BATCH) * w
+                gw += (ALPHA * share) * w
                 g[d] = r.sum()
                 self.t += 1
                 adam_update(theta, m, v, g, self.t)
@@ -484,9 +486,8 @@ class _TorchLoop:
     def run(self, k0, k1):
         X, y, order, model, opt, loss_fn = self.X, self.y, self.order, self.model, self.optimizer, self.loss_fn
         for k in range(k0, k1):
-            start, stop = _batch_rows(k, self.n)
+            start, stop, share = batch_rows(k, self.n)
             rows = order[start:stop]
-            share = (stop - start) / BATCH  # below 1 for a short first batch: its step counts that much
             opt.zero_grad()
             loss = loss_fn(model(X[rows]).squeeze(1), y[rows])
             if self.half:

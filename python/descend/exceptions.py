@@ -8,8 +8,9 @@ __all__ = ["CopyWarning", "DivergenceError"]
 class DivergenceError(FloatingPointError):
     """Training blew up: the loss or a parameter became non-finite, or the loss exploded.
 
-    The model keeps the last finite parameters. Attributes: ``epoch``, ``step``, ``loss`` and
-    ``learning_rate`` where it happened, and ``suggested_learning_rate``.
+    An estimator goes back to the model the epoch that diverged started from. Attributes:
+    ``epoch``, ``step``, ``loss`` and ``learning_rate`` where it happened, and
+    ``suggested_learning_rate``.
     """
 
     def __init__(self, message, *, epoch, step, loss, learning_rate, suggested_learning_rate):

@@ -203,7 +203,7 @@ class _Training:
     def set_hyperparameters(self, est):
         """The optimizer's settings from the estimator's (each partial_fit call takes its
         momentum and weight_decay, as it takes learning_rate; the optimizer stays the training's)."""
-        if est.optimizer != self.optimizer_name:
+        if est.optimizer != getattr(self, "optimizer_name", est.optimizer):  # (older pickles have none)
             raise ValueError(f"optimizer={est.optimizer!r}, but this training began with optimizer="
                              f"{self.optimizer_name!r}, whose state partial_fit continues; call fit to start anew "
                              f"with {est.optimizer!r}, or set optimizer back")
@@ -398,10 +398,14 @@ class _LinearBase(BaseEstimator):
         losses = self.history_["loss"]  # this training's epochs (history_ starts with it)
         start = losses[-1] / self._loss_scale() if losses else None
         if start is None:
-            rows = np.ascontiguousarray(tr.order[::max(1, -(-tr.order.shape[0] // 1000))])
-            start = self._subset_loss(X, targets, labels, sample_weight, rows, tr.coef, tr.intercept,
-                                      _LOSS_KIND[loss_kind], alpha, l1_ratio, n_threads)
+            start = self._sample_loss(X, targets, labels, sample_weight, tr, loss_kind, alpha, l1_ratio, n_threads)
         return 1e8 * max(1.0, start if math.isfinite(start) else 1.0), start
+
+    def _sample_loss(self, X, targets, labels, sample_weight, tr, loss_kind, alpha, l1_ratio, n_threads):
+        """The current model's loss (engine's units) on up to 1,000 training rows spread over X."""
+        rows = np.ascontiguousarray(tr.order[::max(1, -(-tr.order.shape[0] // 1000))])
+        return self._subset_loss(X, targets, labels, sample_weight, rows, tr.coef, tr.intercept,
+                                 _LOSS_KIND[loss_kind], alpha, l1_ratio, n_threads)
 
     def _run(self, X, targets, labels, sample_weight, tr, schedule, epochs, incremental=False):
         n_train = tr.order.shape[0]
@@ -446,7 +450,7 @@ class _LinearBase(BaseEstimator):
                          warmup_steps=min(math.ceil(float(self.warmup) * steps_per_epoch), _MAX_STEPS),
                          epoch=tr.epochs)  # each epoch at its place in the schedule, whatever its size
             if batched and epoch_of_call > 0:
-                config["epochs"] = epochs - epoch_of_call
+                config["epochs"] = min(epochs - epoch_of_call, _MAX_STEPS)
             else:
                 config.pop("epochs", None)
             snapshot = _Snapshot(tr)
@@ -469,15 +473,22 @@ class _LinearBase(BaseEstimator):
                 epoch_of_call += 1
                 tr.epochs += 1
                 if res["status"] == 1 and i == len(per_epoch) - 1:
+                    # back to the start of the epoch that diverged: the engine's own when it ran
+                    # several epochs, else this call's start (a diverging partial_fit changes nothing)
+                    failed = tr.epochs
+                    if "epochs" in config:
+                        tr.epochs -= 1
+                    else:
+                        snapshot.restore(tr)
                     self._publish(tr)
-                    self.n_iter_, self.t_ = tr.epochs - 1, tr.optimizer["step"]  # the epochs completed
+                    self.n_iter_, self.t_ = tr.epochs, tr.optimizer["step"]
                     lr = res["fail_lr"]
                     raise DivergenceError(
-                        f"{type(self).__name__} diverged at epoch {tr.epochs}, step {res['fail_step']}: the loss "
-                        f"became {res['fail_loss'] * scale2:.4g} with learning rate {lr:.3g}. The model keeps the "
-                        f"last finite parameters. Try a smaller learning rate, e.g. learning_rate={lr / 10:.2g}, "
+                        f"{type(self).__name__} diverged at epoch {failed}, step {res['fail_step']}: the loss "
+                        f"became {res['fail_loss'] * scale2:.4g} with learning rate {lr:.3g}. The model is the one "
+                        f"that epoch started from. Try a smaller learning rate, e.g. learning_rate={lr / 10:.2g}, "
                         f"or clip_norm=1.0, or standardize X.",
-                        epoch=tr.epochs, step=res["fail_step"], loss=res["fail_loss"] * scale2, learning_rate=lr,
+                        epoch=failed, step=res["fail_step"], loss=res["fail_loss"] * scale2, learning_rate=lr,
                         suggested_learning_rate=lr / 10)
                 loss = loss_sum / weight_sum * scale2
                 val_loss = None
@@ -518,16 +529,17 @@ class _LinearBase(BaseEstimator):
             warn(f"{type(self).__name__}: max_iter={self.max_iter} epochs ran before the {watched} stopped "
                  f"improving by tol={self.tol or 0.0:g} for n_iter_no_change={self.n_iter_no_change} epochs; "
                  f"increase max_iter to train further", ConvergenceWarning)
-        last = history["loss"][-1] / scale2 if history["loss"] else math.nan
-        if not incremental and tr.val_index is None and last > 1.1 * start_loss:
-            lr = float(self.learning_rate)
-            warn(f"{type(self).__name__}: the training loss ended at {last * scale2:.4g}, above the "
-                 f"{start_loss * scale2:.4g} of the model training started from: the learning rate is likely too "
-                 f"large (learning_rate={lr:.3g}); try learning_rate={lr / 10:.2g}, or descend.lr_find",
-                 ConvergenceWarning)
         if tr.best_params is not None and tr.val_index is not None:
             tr.coef[...], tr.intercept[...] = tr.best_params
             self._publish(tr)
+        if not incremental:  # the model against the one it started from, on the same rows
+            end = self._sample_loss(X, targets, labels, sample_weight, tr, loss_kind, alpha, l1_ratio, n_threads)
+            if end > 1.1 * start_loss:
+                lr = float(self.learning_rate)
+                warn(f"{type(self).__name__}: training ended at a loss of {end * scale2:.4g}, above the "
+                     f"{start_loss * scale2:.4g} of the model it started from (on a sample of the training rows): "
+                     f"the learning rate is likely too large (learning_rate={lr:.3g}); try learning_rate="
+                     f"{lr / 10:.2g}, or descend.lr_find", ConvergenceWarning)
 
     def _converged(self, tr, schedule, plateau, scale2, loss, val_loss):
         """After an epoch: whether the monitored loss has not improved by tol for n_iter_no_change
@@ -691,6 +703,7 @@ class LinearRegression(RegressorMixin, _LinearBase):
         y = np.asarray(y)
         if y.ndim != 1:
             raise ValueError(f"y must be 1-D (one target per row), got shape {y.shape}")
+        what = "standard deviation" if self.fit_intercept else "root mean square"  # of y: its scale
         if first:
             shift = float(np.mean(y)) if self.fit_intercept else 0.0
             top = float(np.max(np.abs(y - shift))) if y.size else 0.0
@@ -700,17 +713,17 @@ class LinearRegression(RegressorMixin, _LinearBase):
             # left them at 627)
             scale = float(np.sqrt(np.mean(np.square((y - shift) / top)))) * top if 0.0 < top < np.inf else 0.0
             self._y_shift, self._y_scale = shift, scale if scale > 0 and np.isfinite(scale) else 1.0
-            what = "standard deviation" if self.fit_intercept else "root mean square"
             if not math.isfinite(self._y_scale * self._y_scale):
                 raise ValueError(f"y's {what} ({self._y_scale:.3g}) is too large: the squared error "
                                  f"overflows float64; rescale y (e.g. divide it by {self._y_scale:.1g})")
             if self._y_scale * self._y_scale < np.finfo(np.float64).tiny:
                 raise ValueError(f"y's {what} ({self._y_scale:.3g}) is too small: the squared error "
                                  f"underflows float64; rescale y (e.g. multiply it by {1 / self._y_scale:.1g})")
-            if self._X_dtype == np.float32 and self._y_scale * 1e4 > float(np.finfo(np.float32).max):
+        if self._X_dtype == np.float32:  # every call: a later partial_fit call may switch X to float32
+            if self._y_scale * 1e4 > float(np.finfo(np.float32).max):
                 raise ValueError(f"y's {what} ({self._y_scale:.3g}) is too large for a float32 model: its "
                                  f"coefficients would overflow float32; pass X as float64 (or rescale y)")
-            if self._X_dtype == np.float32 and self._y_scale < float(np.finfo(np.float32).tiny) * 1e4:
+            if self._y_scale < float(np.finfo(np.float32).tiny) * 1e4:
                 raise ValueError(f"y's {what} ({self._y_scale:.3g}) is too small for a float32 model: its "
                                  f"coefficients would underflow float32; pass X as float64 (or rescale y)")
         dtype = self._X_dtype

@@ -347,7 +347,8 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
             divisor = len(batch) * weight_mean  # of the batch's weighted loss sum
             loss, grad_w, grad_b, penalty, weight = _loss_grad(X, y, labels, sample_weight, batch, coef, intercept,
                                                                config, divisor, prox)
-            # a batch shorter than B steps by its share of a batch: every row counts alike
+            # a batch shorter than B steps by its share of a batch (its gradient, L1 step and
+            # weight decay scaled): every row counts alike
             share = len(batch) / B
             if share < 1.0:
                 grad_w = (grad_w.astype(np.float64) * share).astype(coef.dtype)
@@ -376,7 +377,8 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
 
             backup = [p.copy() for p in (coef, intercept)]
             grads = [grad_w, grad_b] if fit_intercept else [grad_w]
-            _apply(params, grads, states, optimizer, lr, t, fresh)
+            _apply(params, grads, states, optimizer if share == 1.0 else
+                   dict(optimizer, weight_decay=float(optimizer["weight_decay"]) * share), lr, t, fresh)
             if prox:
                 _shrink_l1(coef, states[0], optimizer, lr, t, float(config["alpha"]) * float(config["l1_ratio"]) * share)
             if int(optimizer["kind"]) == SGD:
