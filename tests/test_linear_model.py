@@ -402,6 +402,18 @@ def test_sample_weights_of_any_finite_scale_weigh_alike(dtype, scale):
     np.testing.assert_allclose(model.coef_, base.coef_, rtol=1e-4 if dtype == np.float32 else 1e-9)
 
 
+@pytest.mark.parametrize("scale", [1e-50, 1e40, 1e300])
+def test_float64_weights_beyond_float32_weigh_alike_in_a_float32_model(scale):
+    # the weights are checked and brought near 1 in float64, then cast: float32 X with float64
+    # weights of 1e-50 was refused ("at least one non-zero"), of 1e40 as too large for float32
+    X, _, y, _ = standardized(load_diabetes)
+    X = X.astype(np.float32)
+    w = np.random.default_rng(0).integers(1, 4, size=len(y)).astype(np.float64)
+    base = LinearRegression(max_iter=5, random_state=0).fit(X, y, sample_weight=w)
+    model = LinearRegression(max_iter=5, random_state=0).fit(X, y, sample_weight=w * scale)
+    np.testing.assert_allclose(model.coef_, base.coef_, rtol=1e-4)
+
+
 def test_l1_fits_set_weights_to_exactly_zero():
     # The L1 term steps by its proximal map (soft thresholding): weights the optimum has at 0
     # reach exactly 0, as scikit-learn's saga and Lasso leave them (in mini-batches, most of

@@ -71,15 +71,16 @@ def _stratified_draw(rng, n_val, codes):
     return np.concatenate([grouped[a:a + k] for a, k in zip(starts, take) if k])
 
 
-def _weight_unit(sample_weight):
-    """What row weights are divided by: their largest when it is below 1e-100 or above 1e100
-    (float32: 1e-20, 1e20), else 1. The weighted means the model is trained on are the same, and
-    their sums neither underflow nor overflow. A training's first call fixes it (partial_fit's
-    later calls divide by the same, so that their weights compare with the first's)."""
+def _weight_unit(sample_weight, dtype):
+    """What row weights (float64) are divided by before they are cast to the model's dtype: their
+    largest when it is below 1e-100 or above 1e100 (float32: 1e-20, 1e20), else 1. The weighted
+    means the model is trained on are the same, and the weights and their sums neither underflow
+    nor overflow. A training's first call fixes it (partial_fit's later calls divide by the same,
+    so that their weights compare with the first's)."""
     if sample_weight is None:
         return 1.0
     top = float(sample_weight.max())
-    tiny, huge = (1e-20, 1e20) if sample_weight.dtype == np.float32 else (1e-100, 1e100)
+    tiny, huge = (1e-20, 1e20) if dtype == np.float32 else (1e-100, 1e100)
     return top if top > 0 and not tiny <= top <= huge else 1.0
 
 
@@ -343,8 +344,9 @@ class _LinearBase(BaseEstimator):
         elif reset or check_finite or not self._already_valid(X, y):
             X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32], order="C",
                                  y_numeric=False, multi_output=False, ensure_all_finite=check_finite)
+        # float64 whatever X's type: weights beyond float32's range are brought into it (_weights)
         sample_weight = None if sample_weight is None else check_sample_weight(
-            _check_sample_weight(sample_weight, X, dtype=X.dtype), X.shape[0], X.dtype)
+            _check_sample_weight(sample_weight, X, dtype=np.float64), X.shape[0], np.float64)
         return X, y, sample_weight
 
     def _already_valid(self, X, y):
@@ -638,11 +640,17 @@ class _LinearBase(BaseEstimator):
     def _weights(self, y, targets, labels, sample_weight, first, incremental):
         """The rows' weights (_row_weights), divided by the training's unit (_weight_unit, which
         its first call fixes), or None."""
-        weights = self._row_weights(y, targets, labels, sample_weight, incremental)
+        weights = self._row_weights(y, targets, labels, sample_weight, incremental)  # float64
         if first:
-            self._weight_unit = _weight_unit(weights)
-        if weights is not None and self._weight_unit != 1.0:
-            weights = (weights.astype(np.float64) / self._weight_unit).astype(weights.dtype)
+            self._weight_unit = _weight_unit(weights, self._X_dtype)
+        if weights is None:
+            return None
+        if self._weight_unit != 1.0:
+            weights = weights / self._weight_unit
+        weights = weights.astype(self._X_dtype, copy=False)
+        if not np.all(np.isfinite(weights)):  # a later call's weights, far above the first's
+            raise ValueError(f"sample_weight is too large for a {self._X_dtype} model against the weights of this "
+                             f"training's first call (only their ratios matter): scale them down")
         return weights
 
     def fit(self, X, y, sample_weight=None):
@@ -831,7 +839,7 @@ class LogisticRegression(ClassifierMixin, _LinearBase):
             per_class = np.array([check_scalar(cw.get(c, 1.0), f"class_weight[{c!r}]", low=0.0) for c in classes])
         codes = _codes(targets, labels)
         with np.errstate(over="ignore"):
-            weights = per_class.astype(self._X_dtype)[codes]
+            weights = per_class[codes]  # float64, as sample_weight: cast after _weights' unit
             if sample_weight is not None:
                 weights *= sample_weight
         if not np.all(np.isfinite(weights)):
