@@ -317,6 +317,19 @@ def test_a_short_batch_comes_first_and_steps_by_its_share(alpha, l1_ratio, weigh
     np.testing.assert_allclose(arrays["intercept"], [b], rtol=1e-12)
 
 
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_a_gradient_whose_sum_of_squares_overflows_is_still_clipped(fit_intercept):
+    """Rows of 1e160: the gradient's sum of squares overflows float64, so its norm is taken by its
+    largest value; clipping then bounds the step (it was skipped for an infinite norm)."""
+    p = make_problem(6, "squared_error", n=40, d=3)
+    p["X"] = p["X"] * 1e160
+    p["coef"][...] = 0.0
+    cfg = cfg_dict(0, batch_size=8, clip_norm=1.0, fit_intercept=fit_intercept)
+    for out, _, arrays in run_epochs(p, opt_dict("adam"), sched_dict("constant", lr=1e-162), cfg, epochs=2):
+        assert 1e159 < out["grad_norm_sum"] < math.inf and out["status"] == 0
+        assert np.all(np.isfinite(arrays["state"][0][1]))  # Adam's second moments: of clipped gradients
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_segments_end_where_batches_do(dtype):
     """An epoch of two segments (softmax of 64 classes over 200 features, batches of 32: 2,592

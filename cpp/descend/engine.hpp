@@ -418,8 +418,9 @@ class Trainer {
             // weighted alike (the batch's weighted loss sum, and the penalty times its weight)
             res.loss_sum += (loss - parts.penalty) * divisor + parts.penalty * parts.weight_sum;
             res.weight_sum += parts.weight_sum;
-            const double norm =
+            double norm =
                 std::sqrt(sum_squares(grad_w_.data(), dk) + (m.fit_intercept ? sum_squares(grad_b_.data(), m.K) : 0.0));
+            if (std::isinf(norm)) norm = norm_by_largest(m);
             res.grad_norm_sum += norm;
             if (cfg.clip_norm > 0 && std::isfinite(norm)) {
                 const double c = cfg.clip_norm / (norm + 1e-6);
@@ -441,6 +442,21 @@ class Trainer {
             }
         }
         return true;
+    }
+
+    // The gradient's norm where its sum of squares overflows (values above about 1e154): by its
+    // largest value, top sqrt(sum (g / top)^2), so that clipping still bounds the step (it was
+    // skipped, and Adam's second moments overflowed into steps of 0). Infinite if a value is.
+    double norm_by_largest(const Model<T>& m) const {
+        const std::size_t nb = m.fit_intercept ? m.K : 0;
+        double top = 0.0, sum = 0.0;
+        for (const T g : grad_w_) top = std::max(top, std::abs(static_cast<double>(g)));
+        for (std::size_t k = 0; k < nb; ++k) top = std::max(top, std::abs(static_cast<double>(grad_b_[k])));
+        if (!(top > 0) || !std::isfinite(top)) return std::numeric_limits<double>::infinity();
+        auto add = [&](T g) { sum += (static_cast<double>(g) / top) * (static_cast<double>(g) / top); };
+        for (const T g : grad_w_) add(g);
+        for (std::size_t k = 0; k < nb; ++k) add(grad_b_[k]);
+        return top * std::sqrt(sum);
     }
 
   public:

@@ -368,6 +368,11 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
             if fit_intercept:
                 norm2 += float(np.sum(grad_b.astype(np.float64) ** 2))
             norm = math.sqrt(norm2)
+            if math.isinf(norm):  # the sum of squares overflows: the norm by the largest value
+                parts = [grad_w.astype(np.float64).ravel()] + ([grad_b.astype(np.float64)] if fit_intercept else [])
+                top = max(float(np.max(np.abs(p))) for p in parts)
+                if 0 < top < math.inf:
+                    norm = top * math.sqrt(sum(float(np.sum((p / top) ** 2)) for p in parts))
             res["grad_norm_sum"] += norm
             if clip_norm > 0 and math.isfinite(norm):
                 c = clip_norm / (norm + 1e-6)
