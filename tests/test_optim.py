@@ -270,6 +270,19 @@ def test_clip_grad_norm_leaves_small_and_non_finite_gradients():
         optim.clip_grad_norm([g], 0.0)
 
 
+def test_clip_grad_norm_of_gradients_whose_sum_of_squares_overflows(rng):
+    # values of 1e200: the sum of squares is inf, the norm is taken by the largest value and the
+    # gradients are clipped (they were left as they were, with a norm of inf)
+    grads = [rng.standard_normal(50) * 1e200, np.array([3e200])]
+    ref = [g.copy() for g in grads]
+    expected = 1e200 * np.sqrt(sum(np.sum((g / 1e200) ** 2) for g in grads))
+    assert optim.clip_grad_norm(grads, 2.0) == pytest.approx(expected, rel=1e-12)
+    assert reference.clip_grad_norm(ref, 2.0) == pytest.approx(expected, rel=1e-12)
+    assert np.sqrt(sum(np.sum(g ** 2) for g in grads)) == pytest.approx(2.0, rel=1e-9)
+    for g, r in zip(grads, ref):
+        np.testing.assert_allclose(g, r, rtol=1e-12)
+
+
 # ---- bad input: clear errors, params untouched ----------------------------------------------
 
 def fresh(rng):

@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstddef>
-#include <cstdint>
 #include <cctype>
 #include <climits>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <string>
 #include <thread>
 
@@ -374,6 +376,22 @@ DESCEND_CLONES double sum_squares(const T* DESCEND_RESTRICT x, std::size_t n) {
 #pragma omp simd reduction(+ : s)
     for (std::size_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * static_cast<double>(x[i]);
     return s;
+}
+
+// The L2 norm of values whose sum of squares overflows (some above about 1e154): by the
+// largest, top sqrt(sum (v / top)^2). Infinite if a value is. parts: (pointer, count) pairs.
+template <class T, class Parts>
+double norm_by_largest(const Parts& parts) {
+    double top = 0.0, sum = 0.0;
+    for (const auto& [p, n] : parts)
+        for (std::size_t i = 0; i < n; ++i) top = std::max(top, std::abs(static_cast<double>(p[i])));
+    if (!(top > 0) || !std::isfinite(top)) return std::numeric_limits<double>::infinity();
+    for (const auto& [p, n] : parts)
+        for (std::size_t i = 0; i < n; ++i) {
+            const double v = static_cast<double>(p[i]) / top;
+            sum += v * v;
+        }
+    return top * std::sqrt(sum);
 }
 
 // All of a row's cache lines, into L2 (into L1 measured slower: the L1's few miss buffers fill

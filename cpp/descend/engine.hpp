@@ -12,6 +12,7 @@
 #include <exception>
 #include <functional>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "descend/inputs.hpp"
@@ -420,7 +421,9 @@ class Trainer {
             res.weight_sum += parts.weight_sum;
             double norm =
                 std::sqrt(sum_squares(grad_w_.data(), dk) + (m.fit_intercept ? sum_squares(grad_b_.data(), m.K) : 0.0));
-            if (std::isinf(norm)) norm = norm_by_largest(m);
+            if (std::isinf(norm))  // overflowed: clipping must still bound the step (see norm_by_largest)
+                norm = norm_by_largest<T>(std::array<std::pair<const T*, std::size_t>, 2>{
+                    {{grad_w_.data(), dk}, {grad_b_.data(), m.fit_intercept ? m.K : 0}}});
             res.grad_norm_sum += norm;
             if (cfg.clip_norm > 0 && std::isfinite(norm)) {
                 const double c = cfg.clip_norm / (norm + 1e-6);
@@ -442,21 +445,6 @@ class Trainer {
             }
         }
         return true;
-    }
-
-    // The gradient's norm where its sum of squares overflows (values above about 1e154): by its
-    // largest value, top sqrt(sum (g / top)^2), so that clipping still bounds the step (it was
-    // skipped, and Adam's second moments overflowed into steps of 0). Infinite if a value is.
-    double norm_by_largest(const Model<T>& m) const {
-        const std::size_t nb = m.fit_intercept ? m.K : 0;
-        double top = 0.0, sum = 0.0;
-        for (const T g : grad_w_) top = std::max(top, std::abs(static_cast<double>(g)));
-        for (std::size_t k = 0; k < nb; ++k) top = std::max(top, std::abs(static_cast<double>(grad_b_[k])));
-        if (!(top > 0) || !std::isfinite(top)) return std::numeric_limits<double>::infinity();
-        auto add = [&](T g) { sum += (static_cast<double>(g) / top) * (static_cast<double>(g) / top); };
-        for (const T g : grad_w_) add(g);
-        for (std::size_t k = 0; k < nb; ++k) add(grad_b_[k]);
-        return top * std::sqrt(sum);
     }
 
   public:

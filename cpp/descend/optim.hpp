@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "descend/common.hpp"
@@ -280,6 +281,11 @@ double global_norm(const std::vector<const T*>& arrays, const std::vector<std::s
     });
     double total = 0.0;
     for (double p : partial) total += p;
+    if (std::isinf(total)) {  // overflowed (values above about 1e154): by the largest value
+        std::vector<std::pair<const T*, std::size_t>> parts;
+        for (std::size_t i = 0; i < arrays.size(); ++i) parts.emplace_back(arrays[i], sizes[i]);
+        return norm_by_largest<T>(parts);
+    }
     return std::sqrt(total);
 }
 

@@ -443,7 +443,8 @@ def clip_grad_norm(grads, max_norm, *, n_threads=None) -> float:
 
     As ``torch.nn.utils.clip_grad_norm_``: the coefficient is ``max_norm / (norm + 1e-6)``,
     applied only when below 1. Returns the norm before clipping (a float; inf or nan when a
-    gradient is not finite, and then the gradients are left as they are).
+    gradient is not finite, and then the gradients are left as they are). A norm whose sum of
+    squares overflows float64 (values above about 1e154) is taken by the largest value.
     """
     max_norm = check_scalar(max_norm, "max_norm", low=0.0, low_inclusive=False)
     if isinstance(grads, np.ndarray):
