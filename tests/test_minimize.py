@@ -250,6 +250,9 @@ def test_callback_each_step_and_stop():
 
     res = minimize(bowl, [1.0], optimizer="sgd", lr=0.1, callback=stop_at_half)
     assert res.status == 3 and res.nit == 4 and res.x[0] == pytest.approx(0.8 ** 4)
+    # only True stops: a logger's truthy return value does not
+    res = minimize(bowl, [1.0], optimizer="sgd", lr=0.1, max_iter=20, callback=lambda xk: len(str(xk)))
+    assert res.nit == 20 and res.status != 3
 
 
 def test_max_iter_message():
@@ -331,7 +334,7 @@ def test_keep_path_false_keeps_the_values_and_the_same_run():
     assert res.path is None and "path: None" in repr(res)
     for key in ("x", "fun", "jac", "nit", "nfev", "status", "message", "values"):
         np.testing.assert_array_equal(res[key], kept[key])
-    # after a divergence x is still the last finite iterate
+    # after a divergence x is the iterate before the step that diverged
     lr = 2.1 / q.L
     res = minimize(q, q.start, optimizer="sgd", lr=lr, keep_path=False, on_divergence="return")
     assert res.status == 2 and res.path is None and res.values.shape == (res.nit + 1,)

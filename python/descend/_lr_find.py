@@ -43,7 +43,8 @@ class LRFindResult:
         The rate at the minimum of the smoothed loss past the noisy start that the suggestion
         also skips (usually too large to train with).
     stopped_early : bool
-        True when the sweep stopped before ``steps`` batches because the loss diverged.
+        True when the sweep stopped before ``steps`` batches because the smoothed loss rose past
+        ``stop_factor`` times its minimum or the loss diverged.
     """
 
     learning_rates: np.ndarray

@@ -53,7 +53,8 @@ class MinimizeResult(dict):
     Attributes
     ----------
     x : ndarray
-        The final iterate, of the shape of ``x0`` (after a divergence: the last finite one).
+        The final iterate, of the shape of ``x0`` (after a divergence: the iterate before the step
+        that diverged).
     fun : float
         The value at ``x``.
     jac : ndarray
@@ -254,12 +255,13 @@ def minimize(fun, x0, optimizer="adam", max_iter=1000, tol=1e-6, callback=None, 
         Stop, successfully, once ``||gradient||_2 <= tol``.
     callback : callable, optional
         ``callback(xk)`` after each step, with a copy of the new iterate. Returning True (or
-        raising StopIteration) stops the run with status 3.
+        raising StopIteration) stops the run with status 3; any other value, truthy or not
+        (a logger's), does not.
     jac : callable or bool, optional
         The gradient as a separate function; None or True means ``fun`` returns both.
     on_divergence : {'raise', 'return'}, default='raise'
         What to do when the run diverges: raise :class:`descend.DivergenceError`, or return the
-        last finite iterate with ``success=False`` and status 2. A run diverges when the value,
+        iterate before the step that diverged with ``success=False`` and status 2. A run diverges when the value,
         the gradient or ``x`` becomes non-finite, when the value rises more than
         ``1e12 * max(1, |f(x0)|)`` above ``f(x0)`` (an overshooting step), or when it falls as far
         below ``f(x0)`` while the gradient norm grows over 1e12 times its size at ``x0`` (a
@@ -381,7 +383,7 @@ def minimize(fun, x0, optimizer="adam", max_iter=1000, tol=1e-6, callback=None, 
                 raise DivergenceError(f"minimize {text}.", epoch=None, step=it, loss=new_value,
                                       learning_rate=lr, suggested_learning_rate=lr / 10)
             status = _DIVERGED
-            message = f"{text}; x is the last finite iterate, from iteration {it - 1}"
+            message = f"{text}; x is the iterate of iteration {it - 1}, before the step that diverged"
             np.copyto(x, x_prev)
             break
         value, grad, gnorm, nit = new_value, new_grad, new_gnorm, it
@@ -393,7 +395,7 @@ def minimize(fun, x0, optimizer="adam", max_iter=1000, tol=1e-6, callback=None, 
                 stop = callback(x.reshape(shape).copy())
             except StopIteration:
                 stop = True
-            if stop is not None and bool(stop):
+            if isinstance(stop, (bool, np.bool_)) and stop:  # True stops, as the estimators' callback
                 status, message = _CALLBACK, "stopped by callback"
                 break
 

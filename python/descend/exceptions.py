@@ -10,7 +10,8 @@ class DivergenceError(FloatingPointError):
 
     An estimator goes back to the model the epoch that diverged started from. Attributes:
     ``epoch``, ``step``, ``loss`` and ``learning_rate`` where it happened, and
-    ``suggested_learning_rate``.
+    ``suggested_learning_rate``. :func:`descend.minimize` raises it with ``epoch=None``,
+    ``step`` the iteration and ``loss`` the value.
     """
 
     def __init__(self, message, *, epoch, step, loss, learning_rate, suggested_learning_rate):
