@@ -1033,6 +1033,21 @@ def test_a_fit_that_runs_out_of_epochs_before_tol_is_met_warns():
         LinearRegression(max_iter=3, tol=1e-9, random_state=0).partial_fit(X, y)  # one epoch a call
 
 
+def test_a_stream_whose_loss_grows_slowly_is_caught():
+    # full-batch SGD just above its stable rate: the loss grows less than 1e8 times a call, so a
+    # limit taken from each call's start let it reach 3e43 in 100 calls; from the lowest epoch
+    # loss so far, the stream stops once it passes 1e8 times that
+    X, _, y, _ = standardized(load_diabetes)
+    stream = LinearRegression(optimizer="sgd", batch_size=None, learning_rate=0.646, schedule="constant",
+                              random_state=0)
+    with pytest.raises(descend.DivergenceError) as info:
+        for _ in range(100):
+            stream.partial_fit(X, y)
+    limit = 1e8 * max(np.var(y), min(stream.history_["loss"]))  # y's variance: a loss of 1 at unit scale
+    assert info.value.epoch < 100 and info.value.loss > limit >= max(stream.history_["loss"])
+    assert np.all(np.isfinite(stream.coef_))
+
+
 def test_an_interrupted_fit_counts_its_own_epochs():
     # Ctrl-C in a refit's second epoch (an engine that raises as the signal check does): the
     # model, n_iter_, t_ and history_ are those of the one epoch done, not the earlier fit's

@@ -392,13 +392,14 @@ class _LinearBase(BaseEstimator):
 
     def _loss_limit(self, X, targets, labels, sample_weight, tr, loss_kind, alpha, l1_ratio, n_threads):
         """(limit, start): the batch loss (in the engine's units) above which training has
-        diverged, 1e8 times the larger of 1 and start, the loss of the model this call starts
-        from: on up to 1,000 of its training rows spread over X in a training's first call, then
-        the last epoch's loss (a later partial_fit call costs nothing more). y is standardized
-        for the squared error and a model that predicts nothing has a log-loss of at most
-        log(classes): a fresh model's loss is about 1."""
+        diverged, 1e8 times the larger of 1 and start: the loss of the model a training starts
+        from, on up to 1,000 of its training rows spread over X, in its first call; in a later
+        partial_fit call (which costs nothing more) the lowest epoch loss so far, so that a stream
+        whose loss grows less than 1e8 times a call is still caught (from the last epoch's, one
+        grew to 3e43 in 100 calls). y is standardized for the squared error and a model that
+        predicts nothing has a log-loss of at most log(classes): a fresh model's loss is about 1."""
         losses = self.history_["loss"]  # this training's epochs (history_ starts with it)
-        start = losses[-1] / self._loss_scale() if losses else None
+        start = min(losses) / self._loss_scale() if losses else None
         if start is None:
             start = self._sample_loss(X, targets, labels, sample_weight, tr, loss_kind, alpha, l1_ratio, n_threads)
         return 1e8 * max(1.0, start if math.isfinite(start) else 1.0), start
