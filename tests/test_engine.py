@@ -294,23 +294,30 @@ def test_batching(batch_size, shuffle, weights, dtype):
         assert history[-1][2]["rng"][0] == 12345
 
 
-@pytest.mark.parametrize("alpha, l1_ratio, weight_decay", [(0.0, 0.0, 0.0), (0.3, 0.0, 0.0), (1.5, 1.0, 0.0),
-                                                          (0.0, 0.0, 0.5)])
-def test_a_short_batch_comes_first_and_steps_by_its_share(alpha, l1_ratio, weight_decay):
+@pytest.mark.parametrize("alpha, l1_ratio, weight_decay, clip", [(0.0, 0.0, 0.0, 0.0), (0.3, 0.0, 0.0, 0.0),
+                                                                (1.5, 1.0, 0.0, 0.0), (0.0, 0.0, 0.5, 0.0),
+                                                                (0.0, 0.0, 0.0, 0.02)])
+def test_a_short_batch_comes_first_and_steps_by_its_share(alpha, l1_ratio, weight_decay, clip):
     """33 rows in batches of 32: the first batch is the row left over, and its gradient (loss and
     penalty), L1 step and weight decay count 1/32 of a batch's, so that every row of the epoch
-    counts alike; the epoch ends with the whole batch. Plain SGD, rows in order: the steps
-    written out."""
+    counts alike; the epoch ends with the whole batch. Clipping bounds the scaled gradient; the
+    history's norm is the batch's own gradient's. Plain SGD, rows in order: the steps written out."""
     p = make_problem(4, "squared_error", n=33, d=3)
-    cfg = cfg_dict(0, batch_size=32, shuffle=False, alpha=alpha, l1_ratio=l1_ratio)
+    cfg = cfg_dict(0, batch_size=32, shuffle=False, alpha=alpha, l1_ratio=l1_ratio, clip_norm=clip)
     out, _, arrays = run_epochs(p, opt_dict("sgd", weight_decay=weight_decay), sched_dict("constant", lr=0.1), cfg,
                                 epochs=1)[0]
     assert out["steps"] == 2
     w, b = p["coef"].copy(), float(p["intercept"][0])
+    norms = []
     for rows, share in ((slice(0, 1), 1 / 32), (slice(1, 33), 1.0)):
         _, gw, gb = reference.squared_error(p["X"][rows], p["y"][rows], w, b, alpha=alpha * (1 - l1_ratio))
-        w, b = w - 0.1 * share * (gw + weight_decay * w), b - 0.1 * share * gb
+        norms.append(np.sqrt(np.sum(gw ** 2) + gb ** 2))
+        factor = share * (min(1.0, clip / (share * norms[-1] + 1e-6)) if clip else 1.0)
+        w, b = w - 0.1 * (factor * gw + share * weight_decay * w), b - 0.1 * factor * gb
         w = np.sign(w) * np.maximum(np.abs(w) - 0.1 * share * alpha * l1_ratio, 0.0)  # the L1 step
+    assert out["grad_norm_sum"] == pytest.approx(sum(norms), rel=1e-12)
+    if clip:
+        assert 0.02 < norms[0] / 32 and 0.02 < norms[1]  # both steps clipped
     if l1_ratio:
         assert 0 < np.count_nonzero(w == 0) < len(w)  # the L1 step is seen to act
     np.testing.assert_allclose(arrays["coef"], w, rtol=1e-12)

@@ -405,12 +405,8 @@ class Trainer {
             // (Adam's step does not shrink with the gradient's size) and default fits of 65 rows
             // settled 1-2% above the optimum. (Adam's and RMSprop's very first step, from empty
             // moments, is the rate's whatever the gradient's size: a fit whose first batch is
-            // short starts with one such step.)
+            // short starts with one such step.) The history's gradient norm is the batch's own.
             const double share = static_cast<double>(bn) / static_cast<double>(B);
-            if (share < 1.0) {
-                for (auto& g : grad_w_) g = static_cast<T>(g * share);
-                for (auto& g : grad_b_) g = static_cast<T>(g * share);
-            }
             const std::int64_t t = opt.step + 1;
             const double lr = sched.at(t);
             res.last_lr = lr;
@@ -425,12 +421,12 @@ class Trainer {
                 norm = norm_by_largest<T>(std::array<std::pair<const T*, std::size_t>, 2>{
                     {{grad_w_.data(), dk}, {grad_b_.data(), m.fit_intercept ? m.K : 0}}});
             res.grad_norm_sum += norm;
-            if (cfg.clip_norm > 0 && std::isfinite(norm)) {
-                const double c = cfg.clip_norm / (norm + 1e-6);
-                if (c < 1.0) {
-                    for (auto& g : grad_w_) g = static_cast<T>(g * c);
-                    for (auto& g : grad_b_) g = static_cast<T>(g * c);
-                }
+            // the step's gradient: times the share, then clipped (one factor, one pass)
+            double factor = share;
+            if (cfg.clip_norm > 0 && std::isfinite(norm)) factor *= std::min(1.0, cfg.clip_norm / (share * norm + 1e-6));
+            if (factor < 1.0) {
+                for (auto& g : grad_w_) g = static_cast<T>(g * factor);
+                for (auto& g : grad_b_) g = static_cast<T>(g * factor);
             }
             std::memcpy(backup_.data(), m.coef, dk * sizeof(T));
             std::memcpy(backup_.data() + dk, m.intercept, m.K * sizeof(T));

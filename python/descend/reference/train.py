@@ -348,11 +348,8 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
             loss, grad_w, grad_b, penalty, weight = _loss_grad(X, y, labels, sample_weight, batch, coef, intercept,
                                                                config, divisor, prox)
             # a batch shorter than B steps by its share of a batch (its gradient, L1 step and
-            # weight decay scaled): every row counts alike
+            # weight decay scaled, below): every row counts alike
             share = len(batch) / B
-            if share < 1.0:
-                grad_w = (grad_w.astype(np.float64) * share).astype(coef.dtype)
-                grad_b = (grad_b.astype(np.float64) * share).astype(coef.dtype)
             t = step + 1
             lr = learning_rate(schedule, t)
             res["last_lr"] = lr
@@ -373,12 +370,14 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
                 top = max(float(np.max(np.abs(p))) for p in parts)
                 if 0 < top < math.inf:
                     norm = top * math.sqrt(sum(float(np.sum((p / top) ** 2)) for p in parts))
-            res["grad_norm_sum"] += norm
+            res["grad_norm_sum"] += norm  # the batch's own gradient's
+            # the step's gradient: times the share, then clipped (one factor)
+            factor = share
             if clip_norm > 0 and math.isfinite(norm):
-                c = clip_norm / (norm + 1e-6)
-                if c < 1.0:
-                    grad_w = (grad_w.astype(np.float64) * c).astype(coef.dtype)
-                    grad_b = (grad_b.astype(np.float64) * c).astype(coef.dtype)
+                factor *= min(1.0, clip_norm / (share * norm + 1e-6))
+            if factor < 1.0:
+                grad_w = (grad_w.astype(np.float64) * factor).astype(coef.dtype)
+                grad_b = (grad_b.astype(np.float64) * factor).astype(coef.dtype)
 
             backup = [p.copy() for p in (coef, intercept)]
             grads = [grad_w, grad_b] if fit_intercept else [grad_w]
