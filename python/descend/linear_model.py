@@ -367,8 +367,9 @@ class _LinearBase(BaseEstimator):
             tr = _Training(self, X, K)
             self._init_params(tr, targets, labels, sample_weight)
             self._training = tr
+        else:  # a later partial_fit call: its settings
+            self._training.set_hyperparameters(self)
         tr = self._training
-        tr.set_hyperparameters(self)
         if tr.dtype != X.dtype:
             tr.astype(X.dtype)
         idx = np.arange(n, dtype=np.int64)

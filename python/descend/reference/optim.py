@@ -178,24 +178,30 @@ class RMSprop(_Optimizer):
                 p -= lr * g / avg
 
 
+def global_norm(arrays):
+    """sqrt(sum over all entries of all arrays of a^2), in float64; when that sum overflows,
+    top * sqrt(sum (a / top)^2) with top the largest |a|."""
+    with np.errstate(over="ignore"):
+        total = math.sqrt(sum(float(np.sum(np.square(a, dtype=np.float64))) for a in arrays))
+    if math.isinf(total):
+        top = max(float(np.max(np.abs(a.astype(np.float64)))) for a in arrays)
+        if 0 < top < math.inf:
+            total = top * math.sqrt(sum(float(np.sum((a.astype(np.float64) / top) ** 2)) for a in arrays))
+    return total
+
+
 def clip_grad_norm(grads, max_norm):
     """Rescale gradients in place so their joint L2 norm is at most ~max_norm.
 
-    total = sqrt(sum over all entries of all grads of g^2), computed in float64 (when that sum
-    overflows, as top * sqrt(sum (g / top)^2) with top the largest |g|);
-    coef = max_norm / (total + 1e-6); if coef < 1 every grad is multiplied by coef
-    (``torch.nn.utils.clip_grad_norm_``).  Returns ``total`` (before clipping) as a float.
+    total = global_norm(grads); coef = max_norm / (total + 1e-6); if coef < 1 every grad is
+    multiplied by coef (``torch.nn.utils.clip_grad_norm_``).  Returns ``total`` (before
+    clipping) as a float.
     """
     grads = list(grads)
     for g in grads:
         if not isinstance(g, np.ndarray):
             raise TypeError(f"grads must be NumPy arrays (scaled in place), got {type(g).__name__}")
-    with np.errstate(over="ignore"):
-        total_norm = math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads))
-    if math.isinf(total_norm):
-        top = max(float(np.max(np.abs(g.astype(np.float64)))) for g in grads)
-        if 0 < top < math.inf:
-            total_norm = top * math.sqrt(sum(float(np.sum((g.astype(np.float64) / top) ** 2)) for g in grads))
+    total_norm = global_norm(grads)
     coef = max_norm / (total_norm + 1e-6)
     if coef < 1:
         for g in grads:

@@ -31,6 +31,7 @@ import math
 import numpy as np
 
 from .losses import _penalty, logistic, softmax_cross_entropy, squared_error
+from .optim import global_norm
 
 __all__ = ["train_epoch", "learning_rate", "splitmix64", "shuffle", "shuffle_runs"]
 
@@ -360,17 +361,9 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
             res["loss_sum"] += (loss - penalty) * divisor + penalty * weight
             res["weight_sum"] += weight
 
-            # global L2 norm of the gradient, in float64 (intercept only when it is fitted)
-            norm2 = float(np.sum(grad_w.astype(np.float64) ** 2))
-            if fit_intercept:
-                norm2 += float(np.sum(grad_b.astype(np.float64) ** 2))
-            norm = math.sqrt(norm2)
-            if math.isinf(norm):  # the sum of squares overflows: the norm by the largest value
-                parts = [grad_w.astype(np.float64).ravel()] + ([grad_b.astype(np.float64)] if fit_intercept else [])
-                top = max(float(np.max(np.abs(p))) for p in parts)
-                if 0 < top < math.inf:
-                    norm = top * math.sqrt(sum(float(np.sum((p / top) ** 2)) for p in parts))
-            res["grad_norm_sum"] += norm  # the batch's own gradient's
+            # global L2 norm of the batch's own gradient (intercept only when it is fitted)
+            norm = global_norm([grad_w, grad_b] if fit_intercept else [grad_w])
+            res["grad_norm_sum"] += norm
             # the step's gradient: times the share, then clipped (one factor)
             factor = share
             if clip_norm > 0 and math.isfinite(norm):
