@@ -73,7 +73,8 @@ from sklearn.linear_model import SGDClassifier
 
 import descend
 from descend import _core
-from descend.benchmarks import BATCH, adam_update, batch_rows  # BATCH rows a batch, as descend's peers
+from descend.benchmarks import ALPHA, BATCH, LEARNING_RATE, NumpyLoop, TorchLoop  # the settings of descend's peers
+from descend.benchmarks import loop_epoch as timed_loop_epoch
 from descend._validation import resolve_n_threads
 
 try:
@@ -87,15 +88,12 @@ except ImportError:
     threadpool_info = None
 
 
-# The problem and the training settings shared by every contender.
-LEARNING_RATE = 1e-3
-ALPHA = 1e-4
+# The problem and the training settings shared by every contender (Adam's learning rate, betas
+# and eps and the L2 penalty ALPHA are descend.benchmarks', which the loops use).
 SIGNAL = 8.0         # |w*|: z = X w* has standard deviation 8, a well-separated problem
 TARGET = 0.01        # time to reach f <= (1 + TARGET) f*
 DISTURBED = 0.3      # CPUs used by other processes during a measurement above which it is redone
 SEED = 20261123
-BETAS = (0.9, 0.999)
-EPS = 1e-8
 
 DESCEND_VARIANTS = [  # (key, all threads?, shuffle)
     ("descend", True, True),
@@ -245,12 +243,6 @@ def make_problem(n_rows: int, n_features: int, seed: int = SEED) -> dict:
     return {"float64": (X, y), "float32": (X.astype(np.float32), y.astype(np.float32)), "w_true": w_true}
 
 
-def prior_intercept(y) -> float:
-    """descend's starting intercept: the log-odds of the class prior."""
-    p = float(np.clip(np.mean(y, dtype=np.float64), 1e-6, 1 - 1e-6))
-    return math.log(p / (1 - p))
-
-
 def objective(X64, y64, w, b, n_threads) -> float:
     """The full objective (mean log-loss + alpha/2 |w|^2) on the float64 problem."""
     w = np.ascontiguousarray(np.ravel(w), dtype=np.float64)
@@ -287,116 +279,16 @@ def sgd_classifier(random_state: int = 0) -> SGDClassifier:
                          random_state=random_state)
 
 
-class NumpyLoop:
-    """Mini-batch Adam in plain NumPy, in X's dtype: one parameter vector theta = (w, b)."""
-
-    def __init__(self, X, y, seed: int, shuffle: bool = True):
-        self.X, self.y = X, y
-        n, d = X.shape
-        self.n, self.d, self.shuffle_rows = n, d, shuffle
-        self.n_batches = -(-n // BATCH)
-        dt = X.dtype
-        self.theta = np.zeros(d + 1, dtype=dt)
-        self.theta[d] = prior_intercept(y)
-        self.m = np.zeros(d + 1, dtype=dt)
-        self.v = np.zeros(d + 1, dtype=dt)
-        self.g = np.empty(d + 1, dtype=dt)
-        self.t = 0
-        self.rng = np.random.default_rng(seed)
-        self.order = np.arange(n)
-
-    def start_epoch(self):
-        if self.shuffle_rows:
-            self.order = self.rng.permutation(self.n)
-
-    def run(self, k0: int, k1: int):
-        """Batches k0 .. k1 - 1 of the current epoch."""
-        X, y, order, d = self.X, self.y, self.order, self.d
-        theta, m, v, g = self.theta, self.m, self.v, self.g
-        w, gw = theta[:d], g[:d]
-        with np.errstate(over="ignore"):  # exp(-z) = inf for z << 0 gives p = 0, as it should
-            for k in range(k0, k1):
-                start, stop, share = batch_rows(k, self.n)
-                rows = order[start:stop]
-                Xb, yb = X[rows], y[rows]
-                z = Xb @ w
-                z += theta[d]
-                p = 1.0 / (1.0 + np.exp(-z))
-                r = (p - yb) * (share / len(rows))  # the batch's mean, times its share of a batch
-                np.matmul(r, Xb, out=gw)
-                gw += (ALPHA * share) * w
-                g[d] = r.sum()
-                self.t += 1
-                adam_update(theta, m, v, g, self.t, LEARNING_RATE, BETAS, EPS)
-
-    def params(self):
-        return self.theta[:self.d].astype(np.float64), float(self.theta[self.d])
+def numpy_loop(X, y, seed: int, shuffle: bool = True):
+    """The plain NumPy mini-batch Adam loop (descend.benchmarks.NumpyLoop, shared with `descend
+    bench`), started where descend starts: w = 0, b = the prior log-odds."""
+    return NumpyLoop("logistic", X, y, seed=seed, shuffle=shuffle)
 
 
-class TorchLoop:
-    """The usual PyTorch eager loop: nn.Linear, BCEWithLogitsLoss, torch.optim.Adam."""
-
-    def __init__(self, X, y, seed: int, shuffle: bool = True):
-        n, d = X.shape
-        self.n, self.d, self.shuffle_rows = n, d, shuffle
-        self.n_batches = -(-n // BATCH)
-        self.X, self.y = torch.from_numpy(X), torch.from_numpy(y)
-        dtype = self.X.dtype
-        self.model = torch.nn.Linear(d, 1, dtype=dtype)
-        with torch.no_grad():  # descend's start: w = 0, b = the prior log-odds
-            self.model.weight.zero_()
-            self.model.bias.fill_(prior_intercept(y))
-        # weight_decay on the weights only: the gradient of alpha/2 |w|^2, as in the objective
-        self.optimizer = torch.optim.Adam([{"params": [self.model.weight], "weight_decay": ALPHA},
-                                           {"params": [self.model.bias], "weight_decay": 0.0}],
-                                          lr=LEARNING_RATE, betas=BETAS, eps=EPS)
-        self.loss_fn = torch.nn.BCEWithLogitsLoss()
-        self.generator = torch.Generator().manual_seed(seed)
-        self.order = torch.arange(n)
-
-    def start_epoch(self):
-        if self.shuffle_rows:
-            self.order = torch.randperm(self.n, generator=self.generator)
-
-    def run(self, k0: int, k1: int):
-        X, y, order = self.X, self.y, self.order
-        model, optimizer, loss_fn = self.model, self.optimizer, self.loss_fn
-        for k in range(k0, k1):
-            start, stop, share = batch_rows(k, self.n)
-            rows = order[start:stop]
-            optimizer.zero_grad()
-            loss = loss_fn(model(X[rows]).squeeze(1), y[rows])
-            if share < 1:
-                loss = loss * share
-                optimizer.param_groups[0]["weight_decay"] = ALPHA * share
-            loss.backward()
-            optimizer.step()
-            if share < 1:
-                optimizer.param_groups[0]["weight_decay"] = ALPHA
-
-    def params(self):
-        with torch.no_grad():
-            return (self.model.weight.detach().numpy().ravel().astype(np.float64),
-                    float(self.model.bias.detach().numpy()[0]))
-
-
-def timed_loop_epoch(loop, budget: float) -> tuple:
-    """(seconds of one epoch, fraction of the batches actually run): the batches run in chunks,
-    and after `budget` seconds the rest of the epoch is extrapolated from those done."""
-    chunk = max(1, loop.n_batches // 20)
-    start = time.perf_counter()
-    loop.start_epoch()
-    shuffled = time.perf_counter()
-    done = 0
-    while done < loop.n_batches:
-        k1 = min(loop.n_batches, done + chunk)
-        loop.run(done, k1)
-        done = k1
-        if time.perf_counter() - start > budget and done < loop.n_batches:
-            break
-    end = time.perf_counter()
-    fraction = done / loop.n_batches
-    return (shuffled - start) + (end - shuffled) / fraction, fraction
+def torch_loop(X, y, seed: int, shuffle: bool = True):
+    """The usual PyTorch eager loop (descend.benchmarks.TorchLoop): nn.Linear, BCEWithLogitsLoss,
+    torch.optim.Adam; the caller sets torch's threads."""
+    return TorchLoop("logistic", X, y, torch.get_num_threads(), seed=seed, shuffle=shuffle)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -448,7 +340,7 @@ def epoch_times(X, y, *, n_threads, rounds, epochs, warmup, torch_budget, quiet_
         return model.history_["time"][warmup:]
 
     def numpy_epoch(r):
-        return [timed_loop_epoch(NumpyLoop(X, y, seed=r), budget=math.inf)[0]]
+        return [timed_loop_epoch(numpy_loop(X, y, seed=r), budget=math.inf)[0]]
 
     def sklearn_epoch(r):
         model = sgd_classifier(random_state=r)
@@ -461,7 +353,7 @@ def epoch_times(X, y, *, n_threads, rounds, epochs, warmup, torch_budget, quiet_
     fractions = {}  # of the batches of the last torch epoch run (the one kept)
 
     def torch_epoch(r):
-        seconds, fractions["torch"] = timed_loop_epoch(TorchLoop(X, y, seed=r), budget=torch_budget)
+        seconds, fractions["torch"] = timed_loop_epoch(torch_loop(X, y, seed=r), budget=torch_budget)
         return [seconds]
 
     gc.collect()
@@ -630,11 +522,11 @@ def target_section(dtype_name, X, y, X64, y64, opt, n_threads, args, log) -> dic
     log(f"2. Time to within {TARGET:.0%} of the optimum, {dtype_name}: f <= {target:.6f} "
         f"(at most {max_epochs} epochs; the clock stops while the full objective is evaluated)")
     contenders = {"descend": lambda: target_descend(X, y, evaluate, target, max_epochs, n_threads),
-                  "numpy": lambda: target_loop(NumpyLoop(X, y, seed=0), evaluate, target, max_epochs,
+                  "numpy": lambda: target_loop(numpy_loop(X, y, seed=0), evaluate, target, max_epochs,
                                                args["checks_per_epoch"], args["target_budget"]),
                   "sklearn": lambda: target_sklearn(X, y, evaluate, target, max_epochs)}
     if torch is not None:
-        contenders["torch"] = lambda: target_loop(TorchLoop(X, y, seed=0), evaluate, target, max_epochs,
+        contenders["torch"] = lambda: target_loop(torch_loop(X, y, seed=0), evaluate, target, max_epochs,
                                                   args["checks_per_epoch"], args["target_budget"])
     labels = {"descend": f"descend ({n_threads} threads)", "numpy": "NumPy loop", "sklearn": "scikit-learn SGD",
               "torch": f"PyTorch loop ({n_threads} threads)"}

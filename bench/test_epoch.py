@@ -109,7 +109,7 @@ def test_numpy_loop_follows_descend(results, dtype_name):
     same Adam, same start), so the timings compare implementations of the same training."""
     X, y = _first_rows(results, dtype_name)
     model = _descend_in_order(X, y)
-    loop = epoch.NumpyLoop(X, y, seed=0, shuffle=False)
+    loop = epoch.numpy_loop(X, y, seed=0, shuffle=False)
     loop.start_epoch()
     loop.run(0, loop.n_batches)
     assert loop.theta.dtype == np.dtype(dtype_name)
@@ -127,7 +127,7 @@ def test_torch_loop_follows_descend(results, dtype_name):
     assert res["target"]["torch"]["trajectory"]
     X, y = _first_rows(results, dtype_name)
     model = _descend_in_order(X, y)
-    loop = epoch.TorchLoop(X, y, seed=0, shuffle=False)
+    loop = epoch.torch_loop(X, y, seed=0, shuffle=False)
     loop.start_epoch()
     loop.run(0, loop.n_batches)
     w, b = loop.params()

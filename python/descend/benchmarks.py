@@ -398,31 +398,46 @@ def batch_rows(k, n):
     return start, stop, (stop - start) / B
 
 
-class _NumpyLoop:
-    """Mini-batch Adam in plain NumPy, in X's dtype: the equations of descend.reference, with the
-    rows shuffled by NumPy and each batch gathered with X[idx]."""
+def start_intercept(kind, y) -> float:
+    """Where descend starts the intercept, so that the loops start there too: the log-odds of
+    the class prior for logistic regression; 0 for linear (descend standardizes y inside, which
+    the loops do not imitate)."""
+    if kind != "logistic":
+        return 0.0
+    p = float(np.clip(np.mean(y, dtype=np.float64), 1e-6, 1 - 1e-6))
+    return math.log(p / (1 - p))
 
-    def __init__(self, kind, X, y):
+
+class NumpyLoop:
+    """Mini-batch Adam in plain NumPy, in X's dtype: the equations of descend.reference, with the
+    rows shuffled by NumPy (seeded; in order with shuffle=False) and each batch gathered with
+    X[idx]. One parameter vector theta = (w, b), started where descend starts."""
+
+    def __init__(self, kind, X, y, *, seed: int = 0, shuffle: bool = True):
         n, d = X.shape
-        self.kind, self.X, self.y, self.n, self.d = kind, X, y.astype(X.dtype), n, d
+        self.kind, self.X, self.y, self.n, self.d = kind, X, y.astype(X.dtype, copy=False), n, d
+        self.shuffle_rows = shuffle
         dt = X.dtype
         self.theta = np.zeros(d + 1, dtype=dt)
+        self.theta[d] = start_intercept(kind, y)
         self.m = np.zeros(d + 1, dtype=dt)
         self.v = np.zeros(d + 1, dtype=dt)
         self.g = np.empty(d + 1, dtype=dt)
         self.t = 0
-        self.rng = np.random.default_rng(0)
+        self.rng = np.random.default_rng(seed)
         self.n_batches = -(-n // BATCH)
         self.order = np.arange(n)
 
     def start_epoch(self):
-        self.order = self.rng.permutation(self.n)
+        if self.shuffle_rows:
+            self.order = self.rng.permutation(self.n)
 
-    def run(self, k0, k1):
+    def run(self, k0: int, k1: int):
+        """Batches k0 .. k1 - 1 of the current epoch."""
         X, y, order, d = self.X, self.y, self.order, self.d
         theta, m, v, g = self.theta, self.m, self.v, self.g
         w, gw = theta[:d], g[:d]
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore"):  # exp(-z) = inf for z << 0 gives p = 0, as it should
             for k in range(k0, k1):
                 start, stop, share = batch_rows(k, self.n)
                 rows = order[start:stop]
@@ -442,48 +457,48 @@ class _NumpyLoop:
                 adam_update(theta, m, v, g, self.t)
 
     def epoch(self) -> float:
-        t0 = time.perf_counter()
-        self.start_epoch()
-        self.run(0, self.n_batches)
-        return time.perf_counter() - t0
+        return loop_epoch(self)[0]
 
     def params(self):
         return self.theta[:self.d].astype(np.float64), float(self.theta[self.d])
 
 
-class _TorchLoop:
+class TorchLoop:
     """The usual PyTorch eager loop: nn.Linear, BCEWithLogitsLoss / MSELoss, torch.optim.Adam with
-    weight decay on the weights only (the same L2 term). An epoch longer than `budget` seconds is
-    extrapolated from the batches done (said in the output)."""
+    weight decay on the weights only (the same L2 term), batches from torch.randperm (seeded; in
+    order with shuffle=False) indexing torch.from_numpy(X), started where descend starts. epoch()
+    extrapolates an epoch longer than `budget` seconds from the batches done (self.fraction)."""
 
     budget = 4.0
 
-    def __init__(self, kind, X, y, n_threads):
+    def __init__(self, kind, X, y, n_threads, *, seed: int = 0, shuffle: bool = True):
         torch = _torch()
         self.torch = torch
         n, d = X.shape
-        self.n, self.d, self.kind = n, d, kind
+        self.n, self.d, self.kind, self.shuffle_rows = n, d, kind, shuffle
         self.n_batches = -(-n // BATCH)
-        self.X, self.y = torch.from_numpy(X), torch.from_numpy(y.astype(X.dtype))
+        self.X, self.y = torch.from_numpy(X), torch.from_numpy(y.astype(X.dtype, copy=False))
         self.model = torch.nn.Linear(d, 1, dtype=self.X.dtype)
         with torch.no_grad():
             self.model.weight.zero_()
-            self.model.bias.zero_()
+            self.model.bias.fill_(start_intercept(kind, y))
         self.optimizer = torch.optim.Adam([{"params": [self.model.weight], "weight_decay": ALPHA},
                                            {"params": [self.model.bias], "weight_decay": 0.0}],
                                           lr=LEARNING_RATE, betas=BETAS, eps=EPS)
         # MSELoss is mean (z - y)^2: half of it is the objective's squared error
         self.loss_fn = torch.nn.BCEWithLogitsLoss() if kind == "logistic" else torch.nn.MSELoss()
         self.half = kind != "logistic"
-        self.generator = torch.Generator().manual_seed(0)
+        self.generator = torch.Generator().manual_seed(seed)
         self.order = torch.arange(n)
         self.fraction = 1.0
         self.threads = n_threads
 
     def start_epoch(self):
-        self.order = self.torch.randperm(self.n, generator=self.generator)
+        if self.shuffle_rows:
+            self.order = self.torch.randperm(self.n, generator=self.generator)
 
-    def run(self, k0, k1):
+    def run(self, k0: int, k1: int):
+        """Batches k0 .. k1 - 1 of the current epoch."""
         X, y, order, model, opt, loss_fn = self.X, self.y, self.order, self.model, self.optimizer, self.loss_fn
         for k in range(k0, k1):
             start, stop, share = batch_rows(k, self.n)
@@ -492,7 +507,7 @@ class _TorchLoop:
             loss = loss_fn(model(X[rows]).squeeze(1), y[rows])
             if self.half:
                 loss = 0.5 * loss
-            if share < 1:
+            if share < 1:  # the short batch's step counts share of a batch, its penalty included
                 loss = loss * share
                 opt.param_groups[0]["weight_decay"] = ALPHA * share
             loss.backward()
@@ -502,23 +517,33 @@ class _TorchLoop:
 
     def epoch(self) -> float:
         self.torch.set_num_threads(self.threads)
-        chunk = max(1, self.n_batches // 20)
-        t0 = time.perf_counter()
-        self.start_epoch()
-        done = 0
-        while done < self.n_batches:
-            k1 = min(self.n_batches, done + chunk)
-            self.run(done, k1)
-            done = k1
-            if time.perf_counter() - t0 > self.budget:
-                break
-        self.fraction = done / self.n_batches
-        return (time.perf_counter() - t0) / self.fraction
+        seconds, self.fraction = loop_epoch(self, self.budget)
+        return seconds
 
     def params(self):
         with self.torch.no_grad():
             return (self.model.weight.detach().numpy().ravel().astype(np.float64),
                     float(self.model.bias.detach().numpy()[0]))
+
+
+def loop_epoch(loop, budget: float = math.inf) -> tuple:
+    """(seconds of one epoch of a NumpyLoop or TorchLoop, fraction of its batches run): the batches
+    run in chunks of a twentieth of the epoch, and after `budget` seconds the rest of the epoch is
+    extrapolated from those done (the shuffle counted once)."""
+    chunk = max(1, loop.n_batches // 20)
+    start = time.perf_counter()
+    loop.start_epoch()
+    shuffled = time.perf_counter()
+    done = 0
+    while done < loop.n_batches:
+        k1 = min(loop.n_batches, done + chunk)
+        loop.run(done, k1)
+        done = k1
+        if time.perf_counter() - start > budget and done < loop.n_batches:
+            break
+    end = time.perf_counter()
+    fraction = done / loop.n_batches
+    return (shuffled - start) + (end - shuffled) / fraction, fraction
 
 
 def _peak_memory(make, epochs=1) -> float:
@@ -543,11 +568,11 @@ def measure_epochs(out: _Output, workloads, n_threads: int, floor: dict, rounds:
             "descend 1t": lambda: _DescendContender(kind, X, y, 1),
             "descend in order": lambda: _DescendContender(kind, X, y, n_threads, shuffle=False),
             "descend runs": lambda: _DescendContender(kind, X, y, n_threads, shuffle=RUN),
-            "numpy": lambda: _NumpyLoop(kind, X, y),
+            "numpy": lambda: NumpyLoop(kind, X, y),
             "sklearn": lambda: _SklearnContender(kind, X, y),
         }
         if torch is not None:
-            makers["torch"] = lambda: _TorchLoop(kind, X, y, n_threads)
+            makers["torch"] = lambda: TorchLoop(kind, X, y, n_threads)
         contenders = {key: make() for key, make in makers.items()}
         times = {key: [] for key in contenders}
         for r in range(rounds + 1):  # round 0 warms up (first epoch: page faults, allocations, threads)
@@ -659,10 +684,10 @@ def measure_target(out: _Output, wl, n_threads: int, max_epochs: int, torch) -> 
     result = {"name": wl["name"], "dtype": X.dtype.name, "optimum": f_star, "goal": goal, "max_epochs": max_epochs,
               "contenders": {}}
     makers = {"descend": lambda: _DescendContender(kind, X, y, n_threads),
-              "numpy": lambda: _NumpyLoop(kind, X, y),
+              "numpy": lambda: NumpyLoop(kind, X, y),
               "sklearn": lambda: _SklearnContender(kind, X, y)}
     if torch is not None:
-        makers["torch"] = lambda: _TorchLoop(kind, X, y, n_threads)
+        makers["torch"] = lambda: TorchLoop(kind, X, y, n_threads)
     for key, make in makers.items():
         out.status(f"time to target: {LABELS[key]}")
         c = make()
