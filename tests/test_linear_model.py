@@ -274,12 +274,40 @@ def test_divergence_is_explained_and_the_model_stays_finite():
     err = info.value
     message = str(err)
     assert "diverged at epoch" in message and "learning rate 50" in message
-    assert "learning_rate=5" in message  # a concrete, smaller suggestion
-    assert err.suggested_learning_rate == pytest.approx(5.0) and err.step >= 1
+    # a concrete rate from the curvature (a tenth of 50 diverges too), and lr_find
+    assert f"learning_rate={err.suggested_learning_rate:.2g} (1 / the curvature" in message
+    assert "descend.lr_find(model, X, y)" in message
+    assert err.suggested_learning_rate < 5.0 and err.step >= 1
     assert np.all(np.isfinite(model.coef_)) and np.isfinite(model.intercept_)
     assert np.all(np.isfinite(model.predict(X)))
-    # the suggested rate still trains a useful model with plain SGD? at least a far smaller one does
-    LinearRegression(optimizer="sgd", learning_rate=err.suggested_learning_rate / 100, max_iter=5).fit(X, y)
+    fitted = LinearRegression(optimizer="sgd", learning_rate=err.suggested_learning_rate, schedule="constant",
+                              random_state=0).fit(X, y)
+    assert fitted.score(X, y) > 0.45
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam", "rmsprop"])
+@pytest.mark.parametrize("data", ["diabetes", "breast_cancer", "digits"])
+@pytest.mark.parametrize("rate", [1e3, 1e6])
+def test_the_suggested_learning_rate_trains(optimizer, data, rate):
+    # a tenth of the rate that diverged diverged again in 22 of 24 such cases; the suggestion
+    # comes from the data (the curvature for SGD, the rows' |x|_1 for Adam and RMSprop)
+    from sklearn.datasets import load_digits
+
+    cls, loader = {"diabetes": (LinearRegression, load_diabetes), "breast_cancer": (LogisticRegression,
+                   load_breast_cancer), "digits": (LogisticRegression, load_digits)}[data]
+    X, y = loader(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    params = dict(optimizer=optimizer, max_iter=30, schedule="constant", random_state=0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            cls(learning_rate=rate, **params).fit(X, y)
+        return  # large but bounded steps: no divergence to explain (a ConvergenceWarning said so)
+    except descend.DivergenceError as err:
+        suggested = err.suggested_learning_rate
+    assert 0 < suggested <= rate / 10
+    model = cls(learning_rate=suggested, **params).fit(X, y)  # no DivergenceError, no warning
+    assert model.score(X, y) > {"diabetes": 0.3, "breast_cancer": 0.95, "digits": 0.95}[data]
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "sgd"])

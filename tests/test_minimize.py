@@ -418,3 +418,17 @@ def test_bad_input(kwargs, error, match):
     args.update(kwargs)
     with pytest.raises(error, match=match):
         minimize(args.pop("fun"), args.pop("x0"), **args)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov"])
+def test_the_suggested_rate_after_divergence_converges(optimizer):
+    # a tenth of lr = 1 is 0.1, five times the 2 / L = 0.02 at which this quadratic diverges; the
+    # suggestion is (1 - momentum) / the curvature along the steps that diverged
+    q = landscapes.quadratic(condition=100.0)
+    with pytest.raises(DivergenceError) as info:
+        minimize(q, q.start, optimizer=optimizer, lr=1.0, max_iter=500)
+    err = info.value
+    assert err.suggested_learning_rate <= 1.0 / q.L * (1 + 1e-9)
+    assert f"lr={err.suggested_learning_rate:.2g}" in str(err)
+    res = minimize(q, q.start, optimizer=optimizer, lr=err.suggested_learning_rate, max_iter=5000)
+    assert res.success and res.fun < 1e-10

@@ -14,6 +14,7 @@ that would take more than ``MAX_PATH_BYTES``; see ``keep_path``)::
 from __future__ import annotations
 
 import inspect
+import math
 import numbers
 
 import numpy as np
@@ -228,6 +229,25 @@ def _check_keep_path(keep_path, max_iter, size) -> bool:
     raise ValueError(f"keep_path must be True, False or 'auto', got {keep_path!r}")
 
 
+def _suggested_lr(opt, x_prev, grad, x, new_grad) -> float:
+    """A rate to try after a diverging step from x_prev (gradient grad) to x (gradient new_grad,
+    None if not evaluated): a tenth of the rate, and with SGD (momentum mu) at most (1 - mu) / L,
+    L the curvature along the step, |new_grad - grad| / |x - x_prev|. Gradient descent diverges
+    above 2 / L, and a run that diverged has its largest curvature in the steps' direction (on a
+    quadratic, L there is its largest eigenvalue: the rate from 1 was 0.1, which diverged too;
+    now 0.01 below 2 / L = 0.02). With momentum the steps add up to 1 / (1 - mu) times as much."""
+    lr = opt.lr
+    suggested = lr / 10
+    group = opt.param_groups[0]
+    if isinstance(opt, optim.SGD) and new_grad is not None and np.all(np.isfinite(new_grad)):
+        with np.errstate(all="ignore"):
+            L = _norm(new_grad - grad) / _norm(x - x_prev)
+        mu = float(group.get("momentum", 0.0))
+        if math.isfinite(L) and L > 0 and mu < 1:
+            suggested = min(suggested, (1.0 - mu) / L)
+    return suggested
+
+
 def minimize(fun, x0, optimizer="adam", max_iter=1000, tol=1e-6, callback=None, *, jac=None,
              on_divergence="raise", keep_path="auto", n_threads=None, **options) -> MinimizeResult:
     """Minimize ``fun`` from ``x0`` by gradient descent with a :mod:`descend.optim` optimizer.
@@ -375,13 +395,14 @@ def minimize(fun, x0, optimizer="adam", max_iter=1000, tol=1e-6, callback=None, 
                 unbounded = True
         if reason is not None:
             lr = opt.lr
-            rate = f"a smaller learning rate, e.g. lr={lr / 10:.2g}"
+            suggested = _suggested_lr(opt, x_prev, grad, x, new_grad)
+            rate = f"a smaller learning rate, e.g. lr={suggested:.2g}"
             text = f"diverged at iteration {it} ({label}): " + (
                 f"{reason}: is fun unbounded below? If it is bounded, try {rate}" if unbounded
                 else f"{reason}. Try {rate}")
             if on_divergence == "raise":
                 raise DivergenceError(f"minimize {text}.", epoch=None, step=it, loss=new_value,
-                                      learning_rate=lr, suggested_learning_rate=lr / 10)
+                                      learning_rate=lr, suggested_learning_rate=suggested)
             status = _DIVERGED
             message = f"{text}; x is the iterate of iteration {it - 1}, before the step that diverged"
             np.copyto(x, x_prev)
