@@ -24,15 +24,20 @@ import descend
 from descend import LinearRegression, LogisticRegression, _core, losses, reference, schedules
 
 # Checks that cannot pass, with the reason (as scikit-learn's own SGD estimators list them).
+# (LogisticRegression passes the sample-weight check: its few epochs on separable data end in
+# the same model either way.)
 EXPECTED_FAILED = {
-    "check_sample_weight_equivalence_on_dense_data": (
-        "mini-batch SGD: repeating a row changes the batches and the number of steps, so a weight of "
-        "2 is equivalent to a repeated row in expectation only"),
+    "LinearRegression": {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "mini-batch SGD: repeating a row changes the batches and the number of steps, so a weight of "
+            "2 is equivalent to a repeated row in expectation only"),
+    },
+    "LogisticRegression": {},
 }
 
 
 @parametrize_with_checks([LinearRegression(), LogisticRegression()],
-                         expected_failed_checks=lambda est: EXPECTED_FAILED)
+                         expected_failed_checks=lambda est: EXPECTED_FAILED[type(est).__name__])
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -345,6 +350,78 @@ def test_partial_fit_leaves_early_stopping_to_fit():
     assert model.score(X, y2) > 0.9 and model.history_["val_loss"][-1] is None
 
 
+@pytest.mark.parametrize("first", ["one row", "a constant", "two close rows"])
+def test_a_stream_whose_first_chunk_shows_no_spread_of_y_still_learns(first):
+    # y's unit comes from the first call; a first chunk of one row (no spread: unit 1), of a
+    # constant y, or of two rows 1e-3 apart (unit 5e-4) left the default rate crawling (R^2 -0.04
+    # after 4,000 rows) or diverging. Later calls that spread y wider move the training to a
+    # larger unit, the model unchanged.
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal(5) * 300
+    X = rng.standard_normal((4000, 5))
+    y = X @ w + 1000 + 10 * rng.standard_normal(4000)
+    X_test = rng.standard_normal((500, 5))
+    start = {"one row": (X[:1], y[:1]), "a constant": (X[:50], np.full(50, 7.0)),
+             "two close rows": (X[:2], np.array([y[0], y[0] + 1e-3]))}[first]
+    model = LinearRegression(alpha=1e-4, schedule="constant", random_state=0).partial_fit(*start)
+    assert model._y_scale < 2.0
+    chunks = np.array_split(np.arange(50, 4000), 40)
+    before = model.predict(X_test)
+    # the first call that spreads y: re-expressed, the model predicts as it did (a negligible rate)
+    model.set_params(learning_rate=1e-300).partial_fit(X[chunks[0]], y[chunks[0]])
+    assert model._y_scale > 100
+    np.testing.assert_allclose(model.predict(X_test), before, rtol=1e-12, atol=1e-9)
+    model.set_params(learning_rate=0.03)
+    for rows in chunks[1:]:
+        model.partial_fit(X[rows], y[rows])
+    assert model.score(X_test, X_test @ w + 1000) > 0.999
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov"])
+def test_moving_a_stream_to_a_larger_unit_changes_nothing_sgd_sees(optimizer, monkeypatch):
+    # SGD's steps scale with the gradient: in any unit of y it takes the same steps (L2 penalty),
+    # so a stream moved to a larger unit, its coefficients and momentum re-expressed, trains the
+    # same models as one left in its first unit
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((600, 3))
+    y = X @ [3.0, -2.0, 1.0] + rng.standard_normal(600)
+    params = dict(optimizer=optimizer, learning_rate=1e-3, schedule="constant", batch_size=16, shuffle=False,
+                  alpha=1e-3)
+
+    def stream():
+        model = LinearRegression(**params).partial_fit(X[:2], y[0] + np.array([0.0, 1e-3]))  # unit 5e-4
+        for rows in (slice(2, 300), slice(300, 450), slice(450, 600)):
+            model.partial_fit(X[rows], y[rows])
+        return model
+
+    moved = stream()
+    assert moved._y_scale > 1.0
+    monkeypatch.setattr(LinearRegression, "_follow_y_scale", lambda self, y, first: None)
+    kept = stream()
+    assert kept._y_scale < 1e-3
+    np.testing.assert_allclose(moved.coef_, kept.coef_, rtol=1e-9)
+    assert moved.intercept_ == pytest.approx(kept.intercept_, rel=1e-9)
+
+
+def test_a_logistic_stream_starts_its_intercept_at_zero():
+    # the first chunk's classes need not be the stream's: one class alone started the intercept
+    # at logit(1 - 1e-6) = 13.8, which Adam took hundreds of chunks to undo
+    X, _, y, _ = standardized(load_breast_cancer)
+    order = np.argsort(y, kind="stable")  # a stream sorted by label: its first chunk is one class
+    model = LogisticRegression(schedule="constant", random_state=0)
+    model.partial_fit(X[order[:50]], y[order[:50]], classes=[0, 1])
+    assert abs(model.intercept_[0]) < 1.0
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        rows = rng.choice(len(y), 50, replace=False)
+        model.partial_fit(X[rows], y[rows])
+    assert model.score(X, y) > 0.95
+    fitted = LogisticRegression(max_iter=1, random_state=0).fit(X, y)  # fit: from the class prior
+    assert fitted.intercept_[0] > 0.3
+    again = LogisticRegression().partial_fit(X[:5], y[:5], classes=[0, 1, 1])
+    again.partial_fit(X[5:10], y[5:10], classes=[1, 0, 0])  # the same classes, repeated as the first call's
+
+
 def test_each_partial_fit_call_is_one_epoch_of_the_schedule_whatever_its_size():
     X, _, y, _ = standardized(load_diabetes)
     model = LinearRegression(schedule=descend.schedules.Step(step_size=1, gamma=0.5), learning_rate=0.01,
@@ -418,15 +495,15 @@ def test_targets_of_any_finite_size():
 @pytest.mark.parametrize("dtype, scale", [(np.float64, 1e-320), (np.float64, 1e300), (np.float32, 1e-40),
                                           (np.float32, 1e36)])
 def test_sample_weights_of_any_finite_scale_weigh_alike(dtype, scale):
-    # the objective is a weighted mean: weights scaled alike give the same model (sums of tiny
-    # or huge weights would underflow or overflow; they are brought near 1 first)
+    # the loss is a weighted mean: weights scaled alike give the same model at a given alpha (sums
+    # of tiny or huge weights would underflow or overflow; they are brought near 1 first)
     X, _, y, _ = standardized(load_diabetes)
     X = X.astype(dtype)
     w = np.random.default_rng(0).integers(1, 4, size=len(y)).astype(dtype)
-    base = LinearRegression(max_iter=5, random_state=0).fit(X, y, sample_weight=w)
+    base = LinearRegression(alpha=1e-3, max_iter=5, random_state=0).fit(X, y, sample_weight=w)
     with np.errstate(under="ignore"):
         scaled = w * dtype(scale)
-    model = LinearRegression(max_iter=5, random_state=0).fit(X, y, sample_weight=scaled)
+    model = LinearRegression(alpha=1e-3, max_iter=5, random_state=0).fit(X, y, sample_weight=scaled)
     np.testing.assert_allclose(model.coef_, base.coef_, rtol=1e-4 if dtype == np.float32 else 1e-9)
 
 
@@ -437,9 +514,29 @@ def test_float64_weights_beyond_float32_weigh_alike_in_a_float32_model(scale):
     X, _, y, _ = standardized(load_diabetes)
     X = X.astype(np.float32)
     w = np.random.default_rng(0).integers(1, 4, size=len(y)).astype(np.float64)
-    base = LinearRegression(max_iter=5, random_state=0).fit(X, y, sample_weight=w)
-    model = LinearRegression(max_iter=5, random_state=0).fit(X, y, sample_weight=w * scale)
+    base = LinearRegression(alpha=1e-3, max_iter=5, random_state=0).fit(X, y, sample_weight=w)
+    model = LinearRegression(alpha=1e-3, max_iter=5, random_state=0).fit(X, y, sample_weight=w * scale)
     np.testing.assert_allclose(model.coef_, base.coef_, rtol=1e-4)
+
+
+@pytest.mark.parametrize("cls", [LinearRegression, LogisticRegression])
+def test_auto_alpha_with_weights_is_scikit_learns_C_1(cls):
+    # scikit-learn's C=1 (Ridge(alpha=1)) puts 1 / the weights' sum before the penalty of the
+    # mean loss: integer weights are rows repeated, whole-batch gradient descent reaches the same
+    # model either way, and the weighted optimum is scikit-learn's
+    X, _, y, _ = standardized(load_breast_cancer if cls is LogisticRegression else load_diabetes)
+    X, y = X[:120, :4], y[:120]
+    w = np.random.default_rng(1).integers(0, 4, size=len(y))
+    params = dict(optimizer="sgd", learning_rate=0.5 if cls is LogisticRegression else 0.1, batch_size=None,
+                  schedule="constant", max_iter=4000, tol=None, random_state=0)
+    weighted = cls(**params).fit(X, y, sample_weight=w.astype(float))
+    repeated = cls(**params).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
+    np.testing.assert_allclose(weighted.coef_, repeated.coef_, rtol=1e-6, atol=1e-8)
+    exact = (SkLogistic(C=1.0, tol=1e-12, max_iter=10_000) if cls is LogisticRegression
+             else Ridge(alpha=1.0)).fit(X, y, sample_weight=w.astype(float))
+    np.testing.assert_allclose(weighted.coef_, exact.coef_, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="alpha='auto'.*infinite; pass a number as alpha"):
+        cls(**params).fit(X, y, sample_weight=w * 1e-320)
 
 
 def test_l1_fits_set_weights_to_exactly_zero():

@@ -216,7 +216,6 @@ def lr_find(estimator, X, y, lr_min=1e-6, lr_max=10, steps=100, *, sample_weight
     X, y, sample_weight = est._validate(X, y, sample_weight, reset=True)
     targets, labels, K = est._targets(y, True, None)
     sample_weight = est._weights(y, targets, labels, sample_weight, True, False)
-    est._n_samples_alpha = 1.0 / X.shape[0]
     tr = est._setup(X, targets, labels, sample_weight, K, reset=True)
     rows = tr.order
     n_train = rows.shape[0]

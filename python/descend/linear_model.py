@@ -365,7 +365,7 @@ class _LinearBase(BaseEstimator):
         n = X.shape[0]
         if reset or not hasattr(self, "_training"):
             tr = _Training(self, X, K)
-            self._init_params(tr, targets, labels, sample_weight)
+            self._init_params(tr, targets, labels, sample_weight, incremental)
             self._training = tr
         else:  # a later partial_fit call: its settings
             self._training.set_hyperparameters(self)
@@ -681,8 +681,6 @@ class _LinearBase(BaseEstimator):
         # NaN or infinity in X (times any sample weight, 0 too): the check is left to it (see _run).
         X, y, sample_weight = self._validate(X, y, sample_weight, reset=first, check_finite=False)
         targets, labels, K = self._targets(y, first, classes)
-        if first:  # alpha="auto": scikit-learn's C=1 / Ridge(alpha=1); partial_fit: n of its first call
-            self._n_samples_alpha = 1.0 / X.shape[0]
         weights = self._weights(y, targets, labels, sample_weight, first, incremental)
         if first or not hasattr(self, "history_"):
             self.history_ = {k: [] for k in ("loss", "val_loss", "learning_rate", "grad_norm", "time")}
@@ -706,6 +704,14 @@ class _LinearBase(BaseEstimator):
         weights = self._row_weights(y, targets, labels, sample_weight, incremental)  # float64
         if first:
             self._weight_unit = _weight_unit(weights, self._X_dtype)
+            # alpha="auto": scikit-learn's C=1 / Ridge(alpha=1), whose penalty is 1 / the rows' weight
+            # sum in the mean loss (1 / n unweighted: a weight of 2 is a row repeated, as there);
+            # partial_fit: its first call's
+            total = float(np.sum(weights)) if weights is not None else float(len(y))
+            self._n_samples_alpha = 1.0 / (total if 0 < total < np.inf else len(y))
+            if self.alpha == "auto" and self.penalty is not None and not math.isfinite(self._n_samples_alpha):
+                raise ValueError(f"sample_weight sums to {total:.3g}: alpha='auto' (1 / that sum, scikit-learn's "
+                                 f"C=1) is infinite; pass a number as alpha, or scale the weights up")
         if weights is None:
             return None
         if self._weight_unit != 1.0:
@@ -790,6 +796,7 @@ class LinearRegression(RegressorMixin, _LinearBase):
             if self._y_scale * self._y_scale < np.finfo(np.float64).tiny:
                 raise ValueError(f"y's {what} ({self._y_scale:.3g}) is too small: the squared error "
                                  f"underflows float64; rescale y (e.g. multiply it by {1 / self._y_scale:.1g})")
+        self._follow_y_scale(y, first)
         if self._X_dtype == np.float32:  # every call: a later partial_fit call may switch X to float32
             if self._y_scale * 1e4 > float(np.finfo(np.float32).max):
                 raise ValueError(f"y's {what} ({self._y_scale:.3g}) is too large for a float32 model: its "
@@ -801,6 +808,47 @@ class LinearRegression(RegressorMixin, _LinearBase):
         targets = np.ascontiguousarray((y - self._y_shift) / self._y_scale, dtype=dtype)
         return targets, None, 1
 
+    # Slots of the optimizer's state whose values scale with the gradient (1), with its square
+    # (2), or not at all (0): (momentum buffer), (Adam's m, v, v_max), (RMSprop's mean square,
+    # momentum buffer of g / sqrt(mean square), mean gradient)
+    _STATE_POWERS = {"sgd": (0, 0, 0), "momentum": (1, 0, 0), "nesterov": (1, 0, 0), "adam": (1, 2, 2),
+                     "adamw": (1, 2, 2), "rmsprop": (2, 0, 1)}
+
+    def _follow_y_scale(self, y, first):
+        """The training's y in its own units ((y - shift) / scale): count, mean and sum of squared
+        deviations over its calls. A later partial_fit call after which they spread over more
+        than twice the unit moves the training to the larger unit: a stream's first chunk (one
+        row, a constant y, a few rows close together) can set a unit far too small, in which the
+        default rate crawls (one row of y near 1000 first: R^2 -0.04 after 4,000 rows) or
+        diverges (two rows 1e-3 apart). The model stays the same; its coefficients and the
+        optimizer's state are expressed in the new unit, where Adam's and RMSprop's steps, which
+        do not depend on the gradient's size, are as large as in a training that began with it."""
+        with np.errstate(all="ignore"):
+            u = (y - self._y_shift) / self._y_scale
+            n, mean = u.size, float(np.mean(u)) if u.size else 0.0
+            m2 = float(np.sum(np.square(u - mean)))
+        stats = getattr(self, "_y_stats", None)
+        if first or stats is None or not n:
+            self._y_stats = (n, mean, m2)
+            return
+        n0, mean0, m20 = stats
+        total = n0 + n
+        delta = mean - mean0
+        mean, m2 = mean0 + delta * n / total, m20 + m2 + delta * delta * (n0 * n / total)
+        spread = math.sqrt(m2 / total + (0.0 if self.fit_intercept else mean * mean))
+        if not (math.isfinite(spread) and spread > 2.0):
+            self._y_stats = (total, mean, m2)
+            return
+        self._y_stats = (total, mean / spread, m2 / (spread * spread))
+        self._y_scale *= spread
+        tr, r = self._training, 1.0 / spread
+        tr.coef, tr.intercept = tr.coef * tr.dtype.type(r), tr.intercept * tr.dtype.type(r)
+        powers = self._STATE_POWERS[tr.optimizer_name]
+        tr.state = [[s if s is None or not k else s * tr.dtype.type(r ** k) for s, k in zip(slot, powers)]
+                    for slot in tr.state]
+        if tr.best_params is not None:
+            tr.best_params = tuple(p * tr.dtype.type(r) for p in tr.best_params)
+
     def _validate(self, X, y, sample_weight, reset, check_finite=True):
         X, y, sample_weight = super()._validate(X, y, sample_weight, reset, check_finite)
         y = np.asarray(y, dtype=np.float64)
@@ -809,7 +857,7 @@ class LinearRegression(RegressorMixin, _LinearBase):
         self._X_dtype = X.dtype
         return X, y, sample_weight
 
-    def _init_params(self, tr, targets, labels, sample_weight):
+    def _init_params(self, tr, targets, labels, sample_weight, incremental=False):
         warm = self._warm_coef(tr.coef.shape[0], 1)
         if warm is not None:
             tr.coef[...] = warm[0].ravel() / self._y_scale
@@ -833,7 +881,9 @@ class LinearRegression(RegressorMixin, _LinearBase):
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), keeping the model and the optimizer state of earlier calls.
         Early stopping is for fit only (as in scikit-learn); alpha='auto' takes n from the first
-        call; a later call may pass X in the other float type (the model is carried over)."""
+        call; y's unit (shift and scale) too, and a later call that spreads y over more than twice
+        that unit moves the training to a larger one (_follow_y_scale); a later call may pass X in
+        the other float type (the model is carried over)."""
         return self._fit(X, y, sample_weight, 1, reset=not hasattr(self, "_training"), incremental=True)
 
     def predict(self, X):
@@ -964,14 +1014,17 @@ class LogisticRegression(ClassifierMixin, _LinearBase):
         self._X_dtype = X.dtype
         return X, y, sample_weight
 
-    def _init_params(self, tr, targets, labels, sample_weight):
+    def _init_params(self, tr, targets, labels, sample_weight, incremental=False):
         K = tr.intercept.shape[0]
         warm = self._warm_coef(tr.coef.shape[0], K)
         if warm is not None:
             tr.coef[...] = warm[0].ravel() if K == 1 else warm[0].T
             tr.intercept[...] = warm[1]
             return
-        if not self.fit_intercept:
+        # A stream starts at 0, as scikit-learn's SGDClassifier: its first chunk need not show the
+        # classes' frequencies (one class alone started the intercept at 13.8, which Adam took
+        # hundreds of chunks to undo; a class missing from it started 14 below the others).
+        if not self.fit_intercept or incremental:
             return
         # start from the class prior: the intercept of the model that ignores X
         w = np.ones(len(targets if targets is not None else labels)) if sample_weight is None else sample_weight
@@ -995,12 +1048,12 @@ class LogisticRegression(ClassifierMixin, _LinearBase):
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over (X, y); ``classes`` (all labels) is required on the first call, and
-        later calls may repeat it. Otherwise as LinearRegression.partial_fit."""
+        later calls may repeat it. The intercept starts at 0, not at the first chunk's class prior
+        (as fit's does). Otherwise as LinearRegression.partial_fit."""
         first = not hasattr(self, "_training")
         if first and classes is None:
             raise ValueError("classes must be given on the first call to partial_fit")
-        if not first and classes is not None and not (
-                np.shape(classes) == np.shape(self.classes_) and np.array_equal(np.unique(classes), self.classes_)):
+        if not first and classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(f"classes={classes!r} is not the same as on the first call to partial_fit: "
                              f"{self.classes_!r}")
         return self._fit(X, y, sample_weight, 1, reset=first, classes=classes, incremental=True)
