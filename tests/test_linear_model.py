@@ -435,6 +435,19 @@ def test_each_partial_fit_call_is_one_epoch_of_the_schedule_whatever_its_size():
     np.testing.assert_allclose(fitted.history_["learning_rate"], replayed.history_["learning_rate"], rtol=1e-12)
 
 
+def test_invscaling_only_falls_across_partial_fit_calls_of_any_size():
+    # invscaling counts the steps taken (scikit-learn's counts the rows seen): placed at
+    # epoch x steps_per_epoch, a call of 10 rows after one of 1,000 took the rate 2x back up
+    X, _, y, _ = standardized(load_diabetes)
+    model = LinearRegression(schedule="invscaling", learning_rate=0.1, batch_size=8, random_state=0)
+    steps = 0
+    for rows in (320, 10, 300, 10, len(y)):
+        model.partial_fit(X[:rows], y[:rows])
+        steps += -(-rows // 8)
+        assert model.history_["learning_rate"][-1] == pytest.approx(0.1 / steps ** 0.25, rel=1e-12)
+    assert np.all(np.diff(model.history_["learning_rate"]) < 0)
+
+
 def test_partial_fit_past_the_end_of_a_cosine_says_the_rate_is_zero():
     X, _, y, _ = standardized(load_diabetes)
     model = LinearRegression(max_iter=3, random_state=0)

@@ -105,7 +105,7 @@ enum class ScheduleKind { constant = 0, step = 1, exponential = 2, cosine = 3, i
 // Learning rate at global step t (1-based): lr * scale * warm-up(s) * schedule(s), at the
 // schedule's step s = t + offset. The offset counts the schedule in epochs when they are not all
 // of steps_per_epoch steps (partial_fit calls on chunks of other sizes): each epoch's first
-// step is then epoch * steps_per_epoch + 1 (see epoch_offset).
+// step is then epoch * steps_per_epoch + 1 (see epoch_offset); invscaling counts steps taken.
 struct Schedule {
     ScheduleKind kind = ScheduleKind::constant;
     double lr = 0.01;
@@ -123,6 +123,10 @@ struct Schedule {
     std::int64_t epoch_offset(std::int64_t epoch, std::int64_t steps) const { return epoch * steps_per_epoch - steps; }
 
     double at(std::int64_t t) const {
+        // invscaling counts the steps taken, so that its rate only falls when partial_fit
+        // calls of other sizes put an epoch's first step elsewhere (a call of 10 rows after one
+        // of 1,000 raised it 2x); the others count epochs
+        const double taken = static_cast<double>(t);
         t += offset;
         const double base = lr * scale;
         const double epoch = static_cast<double>((t - 1) / steps_per_epoch);
@@ -136,7 +140,7 @@ struct Schedule {
                 rate = min_lr + (base - min_lr) * 0.5 * (1.0 + std::cos(kPi * p));
                 break;
             }
-            case ScheduleKind::invscaling: rate = base / std::pow(static_cast<double>(t), power_t); break;
+            case ScheduleKind::invscaling: rate = base / std::pow(taken, power_t); break;
         }
         if (warmup_steps > 0 && t <= warmup_steps)
             rate *= static_cast<double>(t) / static_cast<double>(warmup_steps);

@@ -52,7 +52,8 @@ class Cosine:
 
 @dataclass(frozen=True)
 class InvScaling:
-    """f = 1 / t ** power_t (scikit-learn's 'invscaling', counted in steps)."""
+    """f = 1 / t ** power_t (scikit-learn's 'invscaling', t the steps taken: in partial_fit calls of any
+    size too, so that the rate only falls)."""
 
     power_t: float = 0.25
     kind = 4

@@ -98,11 +98,12 @@ def learning_rate(schedule, t):
     step:         base * gamma ** floor(epoch / step_size)
     exponential:  base * gamma ** epoch
     cosine:       min_lr + (base - min_lr) * (1 + cos(pi * p)) / 2,  p = min(1, (t - 1) / total_steps)
-    invscaling:   base / t ** power_t
+    invscaling:   base / t_taken ** power_t   (the steps taken: t before the offset)
 
     warm-up: for t <= warmup_steps (when warmup_steps > 0) the rate is multiplied by
     t / warmup_steps.
     """
+    taken = t
     t = t + int(schedule.get("offset", 0))
     kind = int(schedule["kind"])
     base = float(schedule["lr"]) * float(schedule["scale"])
@@ -121,7 +122,7 @@ def learning_rate(schedule, t):
         p = min(1.0, (t - 1) / total_steps)
         rate = min_lr + (base - min_lr) * 0.5 * (1.0 + math.cos(math.pi * p))
     elif kind == INVSCALING:
-        rate = base / math.pow(float(t), float(schedule["power_t"]))
+        rate = base / math.pow(float(taken), float(schedule["power_t"]))
     else:
         raise ValueError(f"unknown schedule kind {kind}")
     warmup = int(schedule["warmup_steps"])
