@@ -328,6 +328,27 @@ def test_a_blow_up_in_the_first_epoch_is_divergence(optimizer, cls):
     assert np.all(np.isfinite(model.coef_))
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "rmsprop"])
+@pytest.mark.parametrize("cls", [LinearRegression, LogisticRegression])
+def test_a_gradient_whose_squares_overflow_is_divergence(optimizer, cls):
+    # features of 1e160 make gradients whose squares overflow Adam's and RMSprop's average of
+    # them: every step after was m / sqrt(inf) = 0, and the fit returned zeros in silence
+    X, _, y, _ = standardized(load_breast_cancer)
+    huge = X * 1e160
+    model = cls(optimizer=optimizer, max_iter=3, random_state=0)
+    with pytest.raises(descend.DivergenceError, match="squares overflow .* Standardize X, or set clip_norm") as info:
+        model.fit(huge, y)
+    assert info.value.suggested_learning_rate is None and info.value.epoch == 1
+    assert np.all(model.coef_ == 0)  # the model the epoch started from
+    with pytest.raises(descend.DivergenceError, match="squares overflow"):
+        reference.fit(cls(optimizer=optimizer, max_iter=3, random_state=0), huge, y)
+    # with clipping the squares stay finite, and the rate is what is too large for such rows: the
+    # suggestion scales with 1 / |x|_1
+    with pytest.raises(descend.DivergenceError, match="Try a smaller learning rate") as info:
+        cls(optimizer=optimizer, max_iter=3, clip_norm=1.0, random_state=0).fit(huge, y)
+    assert info.value.suggested_learning_rate < 1e-160
+
+
 def test_a_first_partial_fit_of_zero_loss_sets_no_divergence_trap():
     # the limit is set by each call's starting loss (at least 1), not by the first call's loss
     X, _, y, _ = standardized(load_diabetes)

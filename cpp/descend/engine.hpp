@@ -220,6 +220,11 @@ struct EpochResult {
     int status = 0;            // 0 done, 1 diverged, 2 interrupted
     std::int64_t fail_step = 0;
     double fail_loss = 0, fail_lr = 0;
+    // why it diverged: 0 the loss (not finite, or above the limit), 1 the parameters (not
+    // finite), 2 the optimizer's average of squared gradients (overflowed; fail_grad_norm says
+    // the gradient's norm)
+    int fail_reason = 0;
+    double fail_grad_norm = 0;
     double last_lr = 0;
 };
 
@@ -438,10 +443,20 @@ class Trainer {
             shrink_l1(m, opt, lr, t, cfg.penalty, share);
             opt.step = t;
             ++res.steps;
-            if (!finite_params(m)) {
+            // Adam's and RMSprop's average of squared gradients overflows on a gradient of about
+            // sqrt(T's largest) (float64: 1e154); the optimizer then takes steps of 0 for good
+            // (m / sqrt(inf)) and would train nothing in silence: checked when the step's
+            // gradient is that large
+            const double large = std::sqrt(static_cast<double>(std::numeric_limits<T>::max()));
+            const bool squares_overflowed =
+                opt.kind != OptimKind::sgd && !(norm * factor < large) && !finite_squares(m, opt);
+            if (!finite_params(m) || squares_overflowed) {
                 std::memcpy(m.coef, backup_.data(), dk * sizeof(T));
                 std::memcpy(m.intercept, backup_.data() + dk, m.K * sizeof(T));
-                return fail(res, t, loss, lr);
+                fail(res, t, loss, lr);
+                res.fail_reason = squares_overflowed ? 2 : 1;
+                res.fail_grad_norm = norm;
+                return false;
             }
         }
         return true;
@@ -486,6 +501,17 @@ class Trainer {
 
     bool finite_params(const Model<T>& m) const {
         return all_finite(m.coef, m.d * m.K) && all_finite(m.intercept, m.K);
+    }
+
+    // Adam's average of squared gradients (and its running maximum with amsgrad), RMSprop's.
+    static bool finite_squares(const Model<T>& m, const OptimConfig<T>& opt) {
+        const std::size_t sizes[2] = {m.d * m.K, m.K};
+        for (std::size_t s = 0; s < 2; ++s) {
+            const T* avg = m.state[s][opt.kind == OptimKind::adam ? 1 : 0];
+            const T* top = opt.kind == OptimKind::adam && opt.amsgrad ? m.state[s][2] : nullptr;
+            if ((avg && !all_finite(avg, sizes[s])) || (top && !all_finite(top, sizes[s]))) return false;
+        }
+        return true;
     }
 
     // One optimizer step. Weight decay, like the penalty, acts on the weights only: the

@@ -229,6 +229,8 @@ py::dict epoch_impl(const py::array& X_obj, const py::object& y_obj, const py::o
     out[key("fail_step")] = res.fail_step;
     out[key("fail_loss")] = res.fail_loss;
     out[key("fail_lr")] = res.fail_lr;
+    out[key("fail_reason")] = res.fail_reason;
+    out[key("fail_grad_norm")] = res.fail_grad_norm;
     out[key("last_lr")] = res.last_lr;
     out[key("step")] = opt.step;
     out[key("fresh")] = opt.fresh;

@@ -10,7 +10,9 @@ class DivergenceError(FloatingPointError):
 
     An estimator goes back to the model the epoch that diverged started from. Attributes:
     ``epoch``, ``step``, ``loss`` and ``learning_rate`` where it happened, and
-    ``suggested_learning_rate``. :func:`descend.minimize` raises it with ``epoch=None``,
+    ``suggested_learning_rate`` (None when the rate is not the cause: a gradient so large that
+    Adam's or RMSprop's average of its squares overflows). :func:`descend.minimize` raises it
+    with ``epoch=None``,
     ``step`` the iteration and ``loss`` the value.
     """
 

@@ -302,10 +302,11 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
     ``optimizer`` is not modified: the new global step counter and SGD "fresh" flag are returned.
 
     Returns a dict: loss_sum, weight_sum, grad_norm_sum, steps, status (0 done, 1 diverged),
-    fail_step, fail_loss, fail_lr, last_lr, step, fresh.
+    fail_step, fail_loss, fail_lr, fail_reason (0 the loss, 1 a parameter not finite, 2 Adam's or
+    RMSprop's average of squared gradients overflowed), fail_grad_norm, last_lr, step, fresh.
     """
     res = dict(loss_sum=0.0, weight_sum=0.0, grad_norm_sum=0.0, steps=0, status=0,
-               fail_step=0, fail_loss=0.0, fail_lr=0.0, last_lr=0.0)
+               fail_step=0, fail_loss=0.0, fail_lr=0.0, fail_reason=0, fail_grad_norm=0.0, last_lr=0.0)
     step = int(optimizer["step"])
     fresh = bool(optimizer["fresh"])
     fit_intercept = bool(config["fit_intercept"])
@@ -383,8 +384,23 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
                 fresh = False
             step = t
             res["steps"] += 1
-            if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
+            # Adam's and RMSprop's average of squared gradients overflows on a gradient of about
+            # sqrt(the dtype's largest): the optimizer would then take steps of 0 for good
+            kind = int(optimizer["kind"])
+            overflowed = (kind != SGD and not norm * factor < math.sqrt(float(np.finfo(coef.dtype).max))
+                          and not all(np.all(np.isfinite(a)) for s in states
+                                      for a in _squares(s, kind, bool(optimizer.get("amsgrad", False)))))
+            if overflowed or not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
                 coef[...] = backup[0]
                 intercept[...] = backup[1]
+                res.update(fail_reason=2 if overflowed else 1, fail_grad_norm=norm)
                 return done(1, t, loss, lr)
     return done()
+
+
+def _squares(slots, kind, amsgrad):
+    """The optimizer's averages of squared gradients among a parameter's state slots: Adam's v
+    (and v_max with amsgrad), RMSprop's mean square."""
+    slots = (list(slots) + [None, None, None])[:3]
+    chosen = [slots[1], slots[2] if amsgrad else None] if kind == ADAM else [slots[0]]
+    return [a for a in chosen if a is not None]
