@@ -1,5 +1,6 @@
 """LinearRegression and LogisticRegression: scikit-learn's checks, real data, the engine's behaviour."""
 
+import contextlib
 import io
 import os
 import pickle
@@ -149,6 +150,15 @@ def test_early_stopping_restores_the_best_weights():
     best = int(np.argmin(val))
     assert model.n_iter_ == best + 1 + 3  # stopped n_iter_no_change epochs after the best
     np.testing.assert_allclose(model.coef_, seen[best], rtol=1e-12)
+    assert model.best_epoch_ == best + 1  # said, as Keras' restore_best_weights says it
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        model.set_params(callback=None, verbose=1).fit(X, y)
+    assert f"early stopping: the weights of epoch {best + 1} (val_loss" in out.getvalue()
+    assert model.best_epoch_ == best + 1
+    model.partial_fit(X, y)  # the model moved on
+    assert model.best_epoch_ is None
+    assert LinearRegression(max_iter=2).fit(X, y).best_epoch_ is None
 
 
 def test_tol_stops_when_the_training_loss_stalls():

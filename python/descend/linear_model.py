@@ -195,6 +195,7 @@ class _Training:
         self.best_loss = np.inf
         self.no_improvement = 0
         self.best_params = None
+        self.best_epoch = None  # the epoch after which best_params were taken
         # The mean row weight of the training's first call with weight (1 without sample weights):
         # every batch's weighted loss sum is divided by its rows times it, in later partial_fit
         # calls too, so that the calls' weights count alike (each call's own mean would make the
@@ -465,6 +466,7 @@ class _LinearBase(BaseEstimator):
                                  _LOSS_KIND[loss_kind], alpha, l1_ratio, n_threads)
 
     def _run(self, X, targets, labels, sample_weight, tr, schedule, epochs, incremental=False):
+        self.best_epoch_ = None  # set when early stopping restores an epoch's weights
         n_train = tr.order.shape[0]
         batch = n_train if self.batch_size is None else min(int(self.batch_size), n_train)
         steps_per_epoch = -(-n_train // batch)
@@ -602,8 +604,14 @@ class _LinearBase(BaseEstimator):
                  f"improving by tol={self.tol or 0.0:g} for n_iter_no_change={self.n_iter_no_change} epochs; "
                  f"increase max_iter to train further", ConvergenceWarning)
         if tr.best_params is not None and tr.val_index is not None:
+            # early stopping: the weights of the epoch of lowest validation loss (as Keras'
+            # restore_best_weights; scikit-learn's SGD keeps the last)
             tr.coef[...], tr.intercept[...] = tr.best_params
             self._publish(tr)
+            self.best_epoch_ = tr.best_epoch
+            if self.verbose:
+                print(f"-- early stopping: the weights of epoch {tr.best_epoch} (val_loss "
+                      f"{history['val_loss'][tr.best_epoch - 1]:.6g}) restored, {tr.epochs} epochs run")
         if not incremental:  # the model against the one it started from, on the same rows
             end = self._sample_loss(X, targets, labels, sample_weight, tr, loss_kind, alpha, l1_ratio, n_threads)
             # (above by 10% and by more than 1e-3: a model that starts at a loss of 1e-6, one class
@@ -631,7 +639,7 @@ class _LinearBase(BaseEstimator):
         if monitored < tr.best_loss:
             tr.best_loss = monitored
             if val_loss is not None:
-                tr.best_params = (tr.coef.copy(), tr.intercept.copy())
+                tr.best_params, tr.best_epoch = (tr.coef.copy(), tr.intercept.copy()), tr.epochs
         if tr.no_improvement >= self.n_iter_no_change:
             if plateau and tr.lr_scale * schedule.factor >= schedule.min_ratio:
                 tr.lr_scale *= schedule.factor
