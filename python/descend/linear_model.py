@@ -379,14 +379,14 @@ class _LinearBase(BaseEstimator):
             rng = check_random_state(self.random_state)
             n_val = max(1, int(math.ceil(self.validation_fraction * n)))
             if n - n_val < 1:
-                raise ValueError(f"validation_fraction={self.validation_fraction} leaves no training rows "
-                                 f"out of {n}")
+                raise ValueError(f"early_stopping: validation_fraction={self.validation_fraction} leaves no "
+                                 f"training rows out of n_samples={n}")
             validation = np.zeros(n, dtype=bool)
             validation[self._validation_rows(rng, n_val, targets, labels)] = True
             if sample_weight is not None and not np.any(sample_weight[validation] > 0):
                 raise ValueError(f"early_stopping: the {n_val} rows held out for validation all weigh 0 "
-                                 f"(sample_weight, class_weight), so their loss cannot tell when to stop; use a "
-                                 f"larger validation_fraction, or early_stopping=False")
+                                 f"(by sample_weight or their class's weight), so their loss cannot tell when to "
+                                 f"stop; use a larger validation_fraction, or early_stopping=False")
             tr.val_index = np.flatnonzero(validation).astype(np.int64)
             idx = np.flatnonzero(~validation).astype(np.int64)
         tr.order = idx
