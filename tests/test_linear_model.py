@@ -305,6 +305,18 @@ def test_divergence_is_explained_and_the_model_stays_finite():
     assert fitted.score(X, y) > 0.45
 
 
+def test_the_suggested_learning_rate_heeds_a_heavy_row():
+    # a batch divides its weighted loss sum by its rows times the mean weight: a row of weight
+    # 1e4 adds its own curvature to its batch's, and the rate from the mean curvature diverged
+    X, _, y, _ = standardized(load_diabetes)
+    w = np.ones(len(y))
+    w[7] = 1e4
+    params = dict(optimizer="sgd", schedule="constant", max_iter=20, alpha=1e-3, random_state=0)
+    with pytest.raises(descend.DivergenceError) as info:
+        LinearRegression(learning_rate=1.0, **params).fit(X, y, sample_weight=w)
+    LinearRegression(learning_rate=info.value.suggested_learning_rate, **params).fit(X, y, sample_weight=w)
+
+
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam", "rmsprop"])
 @pytest.mark.parametrize("data", ["diabetes", "breast_cancer", "digits"])
 @pytest.mark.parametrize("rate", [1e3, 1e6])
@@ -402,6 +414,11 @@ def test_a_stream_whose_first_chunk_shows_no_spread_of_y_still_learns(first):
     model = LinearRegression(alpha=1e-4, schedule="constant", random_state=0).partial_fit(*start)
     assert model._y_scale < 2.0
     chunks = np.array_split(np.arange(50, 4000), 40)
+    # a call that would move the unit but diverges changes nothing, the unit and its counts too
+    kept = pickle.dumps(model)
+    with pytest.raises(descend.DivergenceError):
+        model.set_params(learning_rate=1e6).partial_fit(X[chunks[0]], y[chunks[0]])
+    assert pickle.dumps(model.set_params(learning_rate=0.03)) == kept
     before = model.predict(X_test)
     # the first call that spreads y: re-expressed, the model predicts as it did (a negligible rate)
     model.set_params(learning_rate=1e-300).partial_fit(X[chunks[0]], y[chunks[0]])

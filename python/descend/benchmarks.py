@@ -411,7 +411,7 @@ def start_intercept(kind, y) -> float:
 class NumpyLoop:
     """Mini-batch Adam in plain NumPy, in X's dtype: the equations of descend.reference, with the
     rows shuffled by NumPy (seeded; in order with shuffle=False) and each batch gathered with
-    X[idx]. One parameter vector theta = (w, b), started where descend starts."""
+    X[idx]. One parameter vector theta = (w, b), w = 0 and b = start_intercept."""
 
     def __init__(self, kind, X, y, *, seed: int = 0, shuffle: bool = True):
         n, d = X.shape
@@ -466,7 +466,7 @@ class NumpyLoop:
 class TorchLoop:
     """The usual PyTorch eager loop: nn.Linear, BCEWithLogitsLoss / MSELoss, torch.optim.Adam with
     weight decay on the weights only (the same L2 term), batches from torch.randperm (seeded; in
-    order with shuffle=False) indexing torch.from_numpy(X), started where descend starts. epoch()
+    order with shuffle=False) indexing torch.from_numpy(X), started as NumpyLoop. epoch()
     extrapolates an epoch longer than `budget` seconds from the batches done (self.fraction)."""
 
     budget = 4.0

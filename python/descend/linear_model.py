@@ -408,30 +408,34 @@ class _LinearBase(BaseEstimator):
 
     def _safe_learning_rate(self, X, sample_weight, tr, batch, alpha, l1_ratio):
         """(rate, why): a learning rate this training should not diverge at, from up to 1,000 of
-        its rows spread over X, and what it is; (None, None) when they tell nothing. A rate a tenth
-        of the one that diverged diverged again in most cases (22 of 24 on three data sets).
+        its rows spread over X (fewer for wide X: at most 4M values), and what it is; (None, None)
+        when they tell nothing. A tenth of the rate that diverged diverged again in most cases
+        (22 of 24 on three data sets).
 
-        SGD: 1 / C, C the curvature a batch's objective can have: c (lambda_max(E x x') +
-        E |x|^2 / B) plus the L2 strength and the weight decay, where x holds the intercept's 1, B
-        is the batch size and c bounds the loss's second derivative in the prediction (squared
-        error 1, log-loss 1/4, softmax 1/2). Gradient descent diverges above 2 / C; with momentum
-        mu the steps add up to 1 / (1 - mu) times as much, so (1 - mu) / C. Adam moves every weight
-        by up to about the rate a step, a row's prediction so by up to the rate times |x|_1:
-        1 / E |x|_1 keeps that near 1. RMSprop's first steps are 1 / sqrt(1 - 0.99) = 10 times
-        the rate: a tenth of that."""
-        rows = tr.order[::max(1, -(-tr.order.shape[0] // 1000))]
+        SGD: 1 / C, C the curvature a batch's objective can have: c (lambda_max(E_w x x') +
+        max_i (w_i / mean w) |x_i|^2 / B) plus the L2 strength and the weight decay, where x holds
+        the intercept's 1, B is the batch size and c bounds the loss's second derivative in the
+        prediction (squared error 1, log-loss 1/4, softmax 1/2): the mean curvature, and the most
+        one row can add to a batch's (a batch divides its weighted loss sum by B times the mean
+        weight: a row of weight 1e4 diverged at a rate from the mean alone). Gradient descent
+        diverges above 2 / C; with momentum mu the steps add up to 1 / (1 - mu) times as much, so
+        (1 - mu) / C. Adam moves every weight by up to about the rate a step, a row's prediction
+        so by up to the rate times |x|_1: 1 / E_w |x|_1 keeps that near 1. RMSprop's first steps
+        are 1 / sqrt(1 - 0.99) = 10 times the rate: a tenth of that."""
+        n_rows = tr.order.shape[0]
+        limit = max(1, min(1000, 4_000_000 // (X.shape[1] + 1)))
+        rows = tr.order[::max(1, -(-n_rows // limit))]
         Xs = np.asarray(X[rows], dtype=np.float64)
-        if self.fit_intercept:
-            Xs = np.hstack([Xs, np.ones((Xs.shape[0], 1))])
+        one = 1.0 if self.fit_intercept else 0.0  # the intercept's column of ones, left implicit
         w = np.ones(Xs.shape[0]) if sample_weight is None else np.asarray(sample_weight[rows], dtype=np.float64)
         with np.errstate(all="ignore"):
             total = float(w.sum())
-            if not (Xs.size and total > 0 and math.isfinite(total) and np.all(np.isfinite(Xs))):
+            if not (Xs.shape[0] and total > 0 and math.isfinite(total) and np.all(np.isfinite(Xs))):
                 return None, None
             w = w / total
             kind = tr.optimizer["kind"]
             if kind != 0:  # Adam (AdamW), RMSprop
-                reach = float(w @ np.abs(Xs).sum(axis=1))
+                reach = float(w @ np.abs(Xs).sum(axis=1)) + one
                 if not (reach > 0 and math.isfinite(reach)):
                     return None, None
                 if kind == 1:
@@ -439,18 +443,19 @@ class _LinearBase(BaseEstimator):
                                         "row's prediction by about 1"
                 return 0.1 / reach, "RMSprop's first steps move each weight by about 10 times the rate: 0.1 / the " \
                                     "mean |x|_1 moves a row's prediction by about 1"
-            v = np.random.default_rng(0).standard_normal(Xs.shape[1])
+            v = np.random.default_rng(0).standard_normal(Xs.shape[1] + 1)
             lam = 0.0
-            for _ in range(50):  # power iteration: lambda_max of E x x'
-                u = Xs.T @ (w * (Xs @ v))
+            for _ in range(50):  # power iteration: lambda_max of E_w x x', x = (row, one)
+                z = w * (Xs @ v[:-1] + one * v[-1])
+                u = np.append(Xs.T @ z, one * z.sum())
                 lam = float(np.linalg.norm(u))
                 if not (lam > 0 and math.isfinite(lam)):
                     break
                 v = u / lam
-            spread = float(w @ np.einsum("ij,ij->i", Xs, Xs)) / max(1, batch)
+            row = float(np.max(w * Xs.shape[0] * (np.einsum("ij,ij->i", Xs, Xs) + one))) / max(1, batch)
             c = {"squared_error": 1.0, "logistic": 0.25, "softmax": 0.5}[self._loss_kind]
             l2 = alpha * (1.0 - l1_ratio) + float(tr.optimizer.get("weight_decay", 0.0))
-            curvature = c * (lam + spread) + l2
+            curvature = c * (lam + row) + l2
             mu = float(tr.optimizer.get("momentum", 0.0))
             if not (curvature > 0 and math.isfinite(curvature) and mu < 1):
                 return None, None
@@ -687,6 +692,10 @@ class _LinearBase(BaseEstimator):
         except _NonFiniteX as exc:  # a NaN or infinity in X: the estimator is left as it was before the call
             restore()
             raise ValueError(str(exc)) from None
+        except DivergenceError:
+            if incremental:  # a diverging partial_fit call changes nothing (y's unit, moved by it, too)
+                restore()
+            raise
         finally:  # the rows' order is the call's: the estimator keeps O(parameters) (and pickles so)
             tr.order = tr.val_index = None
         return self
@@ -726,11 +735,13 @@ class _LinearBase(BaseEstimator):
             # alpha="auto": scikit-learn's C=1 / Ridge(alpha=1), whose penalty is 1 / the rows' weight
             # sum in the mean loss (1 / n unweighted: a weight of 2 is a row repeated, as there);
             # partial_fit: its first call's
-            total = float(np.sum(weights)) if weights is not None else float(len(y))
-            self._n_samples_alpha = 1.0 / (total if 0 < total < np.inf else len(y))
+            with np.errstate(over="ignore"):
+                total = float(np.sum(weights)) if weights is not None else float(len(y))
+            self._n_samples_alpha = 1.0 / total if total > 0 else 1.0 / len(y)  # (a sum past float64's: 0)
             if self.alpha == "auto" and self.penalty is not None and not math.isfinite(self._n_samples_alpha):
-                raise ValueError(f"sample_weight sums to {total:.3g}: alpha='auto' (1 / that sum, scikit-learn's "
-                                 f"C=1) is infinite; pass a number as alpha, or scale the weights up")
+                raise ValueError(f"the row weights (sample_weight times the class weight) sum to {total:.3g}: "
+                                 f"alpha='auto' (1 / that sum, scikit-learn's C=1) is infinite; pass a number as "
+                                 f"alpha, or scale the weights up")
         if weights is None:
             return None
         if self._weight_unit != 1.0:
@@ -829,9 +840,9 @@ class LinearRegression(RegressorMixin, _LinearBase):
 
     # Slots of the optimizer's state whose values scale with the gradient (1), with its square
     # (2), or not at all (0): (momentum buffer), (Adam's m, v, v_max), (RMSprop's mean square,
-    # momentum buffer of g / sqrt(mean square), mean gradient)
+    # mean gradient, momentum buffer of g / sqrt(mean square)), as the kernels keep them
     _STATE_POWERS = {"sgd": (0, 0, 0), "momentum": (1, 0, 0), "nesterov": (1, 0, 0), "adam": (1, 2, 2),
-                     "adamw": (1, 2, 2), "rmsprop": (2, 0, 1)}
+                     "adamw": (1, 2, 2), "rmsprop": (2, 1, 0)}
 
     def _follow_y_scale(self, y, first):
         """The training's y in its own units ((y - shift) / scale): count, mean and sum of squared
@@ -846,6 +857,9 @@ class LinearRegression(RegressorMixin, _LinearBase):
             u = (y - self._y_shift) / self._y_scale
             n, mean = u.size, float(np.mean(u)) if u.size else 0.0
             m2 = float(np.sum(np.square(u - mean)))
+        if not math.isfinite(m2):
+            raise ValueError(f"y spreads over more than 1e154 times the unit the training's first call set "
+                             f"({self._y_scale:.3g}): its squared error overflows float64; rescale y")
         stats = getattr(self, "_y_stats", None)
         if first or stats is None or not n:
             self._y_stats = (n, mean, m2)
@@ -860,9 +874,12 @@ class LinearRegression(RegressorMixin, _LinearBase):
             return
         self._y_stats = (total, mean / spread, m2 / (spread * spread))
         self._y_scale *= spread
+        if not math.isfinite(self._y_scale * self._y_scale):
+            raise ValueError(f"y's spread ({self._y_scale:.3g}) is too large: the squared error overflows "
+                             f"float64; rescale y (e.g. divide it by {self._y_scale:.1g})")
         tr, r = self._training, 1.0 / spread
         tr.coef, tr.intercept = tr.coef * tr.dtype.type(r), tr.intercept * tr.dtype.type(r)
-        powers = self._STATE_POWERS[tr.optimizer_name]
+        powers = self._STATE_POWERS[getattr(tr, "optimizer_name", self.optimizer)]  # (older pickles have none)
         tr.state = [[s if s is None or not k else s * tr.dtype.type(r ** k) for s, k in zip(slot, powers)]
                     for slot in tr.state]
         if tr.best_params is not None:
@@ -899,8 +916,8 @@ class LinearRegression(RegressorMixin, _LinearBase):
 
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), keeping the model and the optimizer state of earlier calls.
-        Early stopping is for fit only (as in scikit-learn); alpha='auto' takes n from the first
-        call; y's unit (shift and scale) too, and a later call that spreads y over more than twice
+        Early stopping is for fit only (as in scikit-learn); alpha='auto' takes its rows (or
+        their weight sum) from the first call; y's unit (shift and scale) too, and a later call that spreads y over more than twice
         that unit moves the training to a larger one (_follow_y_scale); a later call may pass X in
         the other float type (the model is carried over)."""
         return self._fit(X, y, sample_weight, 1, reset=not hasattr(self, "_training"), incremental=True)
@@ -1047,7 +1064,7 @@ class LogisticRegression(ClassifierMixin, _LinearBase):
             return
         # start from the class prior: the intercept of the model that ignores X
         w = np.ones(len(targets if targets is not None else labels)) if sample_weight is None else sample_weight
-        if not np.any(w > 0):  # a partial_fit chunk of zero weight: no prior to start from
+        if not np.any(w > 0):  # rows of zero weight only: no prior to start from
             return
         if targets is not None:
             p = float(np.clip(np.average(targets, weights=w), 1e-6, 1 - 1e-6))
