@@ -376,6 +376,44 @@ def test_a_gradient_whose_squares_overflow_is_divergence(optimizer, cls):
     assert info.value.suggested_learning_rate < 1e-160
 
 
+def test_an_error_before_the_first_epoch_leaves_the_estimator_as_it_was():
+    # n_threads beyond a C int reached the engine as a raw TypeError and left classes_ and
+    # n_features_in_ of the new data beside the old coef_; it is now taken as "all CPUs"
+    X, _, y, _ = standardized(load_breast_cancer)
+    model = LogisticRegression(max_iter=2, random_state=0).fit(X, y)
+    refit = LogisticRegression(max_iter=2, random_state=0, n_threads=2**31).fit(X, y)
+    np.testing.assert_array_equal(refit.coef_, model.coef_)
+    before = pickle.dumps(model)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("engine unavailable")
+
+    model._engine = boom
+    with pytest.raises(RuntimeError, match="engine unavailable"):
+        model.fit(X[:, :5], np.where(y > 0, "a", "b"))
+    del model._engine
+    assert pickle.dumps(model) == before
+
+
+def test_multiclass_predictions_hold_one_n_by_k_array():
+    # decision_function added the intercept into a second n x K array, predict_log_proba took
+    # exp into another: the peak was twice the scores'
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2000, 5))
+    y = rng.integers(0, 100, 2000)
+    model = LogisticRegression(max_iter=1, random_state=0).fit(X, y)
+    X_big = rng.standard_normal((20000, 5))
+    scores_bytes = 20000 * 100 * 8
+    for method in ("decision_function", "predict_proba", "predict_log_proba", "predict"):
+        tracemalloc.start()
+        getattr(model, method)(X_big)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < 1.2 * scores_bytes, method
+
+
 def test_a_first_partial_fit_of_zero_loss_sets_no_divergence_trap():
     # the limit is set by each call's starting loss (at least 1), not by the first call's loss
     X, _, y, _ = standardized(load_diabetes)

@@ -51,7 +51,9 @@ def resolve_n_threads(n_threads) -> int:
                          "the number of CPUs (-1 = all); got 0")
     if n_threads < 0:
         return max(1, cpu_count() + 1 + n_threads)
-    return n_threads
+    # more threads than CPUs run as many as there are CPUs (the kernels cap them so); beyond a
+    # C int (2**31) the value could not even be passed on
+    return min(n_threads, 2**31 - 1)
 
 
 def _is_sparse(x) -> bool:

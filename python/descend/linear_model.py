@@ -687,6 +687,7 @@ class _LinearBase(BaseEstimator):
         if prepared is None:  # nothing to train on (a partial_fit chunk of zero weight)
             return self
         X, targets, labels, sample_weight, tr, schedule = prepared
+        epochs_before = tr.epochs
         try:
             self._run(X, targets, labels, sample_weight, tr, schedule, epochs, incremental)
         except _NonFiniteX as exc:  # a NaN or infinity in X: the estimator is left as it was before the call
@@ -694,6 +695,10 @@ class _LinearBase(BaseEstimator):
             raise ValueError(str(exc)) from None
         except DivergenceError:
             if incremental:  # a diverging partial_fit call changes nothing (y's unit, moved by it, too)
+                restore()
+            raise
+        except Exception:  # anything else before an epoch completed leaves the estimator as it was
+            if tr.epochs == epochs_before:  # (a callback raising after epochs keeps them, as Ctrl-C does)
                 restore()
             raise
         finally:  # the rows' order is the call's: the estimator keeps O(parameters) (and pickles so)
@@ -925,7 +930,9 @@ class LinearRegression(RegressorMixin, _LinearBase):
     def predict(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], order="C")
-        return X @ self.coef_ + self.intercept_
+        predictions = X @ self.coef_
+        predictions += self.intercept_
+        return predictions
 
 
 class LogisticRegression(ClassifierMixin, _LinearBase):
@@ -1097,7 +1104,8 @@ class LogisticRegression(ClassifierMixin, _LinearBase):
     def decision_function(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], order="C")
-        scores = X @ self.coef_.T + self.intercept_
+        scores = X @ self.coef_.T
+        scores += self.intercept_  # in place: one n x K array (a second briefly doubled the peak)
         return scores.ravel() if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X):
@@ -1118,7 +1126,11 @@ class LogisticRegression(ClassifierMixin, _LinearBase):
         if scores.ndim == 1:
             scores = np.stack([np.zeros_like(scores), scores], axis=1)
         scores -= scores.max(axis=1, keepdims=True)
-        scores -= np.log(np.exp(scores).sum(axis=1, keepdims=True))
+        # log of the rows' sums of exp, a block of rows at a time: no second n x K array
+        step = max(1, (1 << 16) // scores.shape[1])
+        for start in range(0, scores.shape[0], step):
+            block = scores[start:start + step]
+            block -= np.log(np.exp(block).sum(axis=1, keepdims=True))
         return scores
 
     def predict(self, X):
