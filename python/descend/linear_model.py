@@ -546,28 +546,26 @@ class _LinearBase(BaseEstimator):
                         snapshot.restore(tr)
                     self._publish(tr)
                     self.n_iter_, self.t_ = tr.epochs, tr.optimizer["step"]
-                    lr = res["fail_lr"]
-                    if res.get("fail_reason") == 2:
-                        raise DivergenceError(
-                            f"{type(self).__name__} diverged at epoch {failed}, step {res['fail_step']}: the "
-                            f"gradient's norm reached {res['fail_grad_norm']:.3g}, whose squares overflow "
-                            f"{self.optimizer}'s average of squared gradients (after which it would take no steps, "
-                            f"whatever the learning rate). The model is the one that epoch started from. "
-                            f"Standardize X, or set clip_norm (e.g. clip_norm=1.0).",
-                            epoch=failed, step=res["fail_step"], loss=res["fail_loss"] * scale2, learning_rate=lr,
-                            suggested_learning_rate=None)
-                    safe, why = self._safe_learning_rate(X, sample_weight, tr, batch, alpha, l1_ratio)
-                    suggested = lr / 10 if safe is None else min(lr / 10, safe)
-                    why = f" ({why})" if safe is not None and suggested == safe else ""
-                    what = (f"a parameter became non-finite (the batch's loss was {res['fail_loss'] * scale2:.4g})"
-                            if res.get("fail_reason") == 1 else f"the loss became {res['fail_loss'] * scale2:.4g}")
+                    lr, loss = res["fail_lr"], res["fail_loss"] * scale2
+                    reason = res.get("fail_reason", 0)
+                    if reason == 2:  # no rate is the cause
+                        suggested = None
+                        what = (f"the gradient's norm reached {res['fail_grad_norm']:.3g}, whose squares overflow "
+                                f"{self.optimizer}'s average of squared gradients (after which it would take no "
+                                f"steps, whatever the learning rate)")
+                        advice = "Standardize X, or set clip_norm (e.g. clip_norm=1.0)."
+                    else:
+                        safe, why = self._safe_learning_rate(X, sample_weight, tr, batch, alpha, l1_ratio)
+                        suggested = lr / 10 if safe is None else min(lr / 10, safe)
+                        why = f" ({why})" if safe is not None and suggested == safe else ""
+                        what = (f"a parameter became non-finite (the batch's loss was {loss:.4g})" if reason == 1
+                                else f"the loss became {loss:.4g}") + f" with learning rate {lr:.3g}"
+                        advice = (f"Try a smaller learning rate, e.g. learning_rate={suggested:.2g}{why}, or measure "
+                                  f"one with descend.lr_find(model, X, y); or set clip_norm=1.0, or standardize X.")
                     raise DivergenceError(
-                        f"{type(self).__name__} diverged at epoch {failed}, step {res['fail_step']}: {what} with "
-                        f"learning rate {lr:.3g}. The model is the one "
-                        f"that epoch started from. Try a smaller learning rate, e.g. learning_rate={suggested:.2g}"
-                        f"{why}, or measure one with descend.lr_find(model, X, y); or set clip_norm=1.0, or "
-                        f"standardize X.",
-                        epoch=failed, step=res["fail_step"], loss=res["fail_loss"] * scale2, learning_rate=lr,
+                        f"{type(self).__name__} diverged at epoch {failed}, step {res['fail_step']}: {what}. The "
+                        f"model is the one that epoch started from. {advice}",
+                        epoch=failed, step=res["fail_step"], loss=loss, learning_rate=lr,
                         suggested_learning_rate=suggested)
                 loss = loss_sum / weight_sum * scale2
                 val_loss = None
