@@ -920,9 +920,10 @@ class LinearRegression(RegressorMixin, _LinearBase):
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), keeping the model and the optimizer state of earlier calls.
         Early stopping is for fit only (as in scikit-learn); alpha='auto' takes its rows (or
-        their weight sum) from the first call; y's unit (shift and scale) too, and a later call that spreads y over more than twice
-        that unit moves the training to a larger one (_follow_y_scale); a later call may pass X in
-        the other float type (the model is carried over)."""
+        their weight sum) from the first call; y's unit (shift and scale) too, and a later call
+        that spreads y over more than twice that unit moves the training to a larger one
+        (_follow_y_scale); a later call may pass X in the other float type (the model is carried
+        over)."""
         return self._fit(X, y, sample_weight, 1, reset=not hasattr(self, "_training"), incremental=True)
 
     def predict(self, X):
