@@ -74,7 +74,7 @@ from sklearn.linear_model import SGDClassifier
 import descend
 from descend import _core
 from descend.benchmarks import ALPHA, BATCH, LEARNING_RATE, NumpyLoop, TorchLoop  # the settings of descend's peers
-from descend.benchmarks import loop_epoch as timed_loop_epoch
+from descend.benchmarks import loop_epoch
 from descend._validation import resolve_n_threads
 
 try:
@@ -340,7 +340,7 @@ def epoch_times(X, y, *, n_threads, rounds, epochs, warmup, torch_budget, quiet_
         return model.history_["time"][warmup:]
 
     def numpy_epoch(r):
-        return [timed_loop_epoch(numpy_loop(X, y, seed=r), budget=math.inf)[0]]
+        return [loop_epoch(numpy_loop(X, y, seed=r), budget=math.inf)[0]]
 
     def sklearn_epoch(r):
         model = sgd_classifier(random_state=r)
@@ -353,7 +353,7 @@ def epoch_times(X, y, *, n_threads, rounds, epochs, warmup, torch_budget, quiet_
     fractions = {}  # of the batches of the last torch epoch run (the one kept)
 
     def torch_epoch(r):
-        seconds, fractions["torch"] = timed_loop_epoch(torch_loop(X, y, seed=r), budget=torch_budget)
+        seconds, fractions["torch"] = loop_epoch(torch_loop(X, y, seed=r), budget=torch_budget)
         return [seconds]
 
     gc.collect()

@@ -267,13 +267,14 @@ def lr_find(estimator, X, y, lr_min=1e-6, lr_max=10, steps=100, *, sample_weight
     losses = np.asarray(losses, dtype=np.float64) * scale2
     smoothed = np.asarray(smoothed, dtype=np.float64) * scale2
     k = learning_rates.shape[0]
+    needed = max(2 * warm, 4)  # points past the skipped start for a suggestion that means something
     if np.ptp(losses) == 0:
         warn(f"the loss stayed at {losses[0]:.6g} through the sweep, so the suggested rate means nothing: "
              "check X and y (a constant target, a loss already at 0?)")
-    elif stopped and k < max(2 * warm, 4):  # fewer points past the skipped start than in it
+    elif stopped and k < needed:  # fewer points past the skipped start than in it
         warn(f"the loss blew up at lr={stop_lr:.3g}, after {k} of the {steps} rates: too few for the suggestion "
              f"to mean much, as it skips up to {warm} while the moving average settles (record at least "
-             f"{max(2 * warm, 4)}): lower lr_min or raise steps")
+             f"{needed}): lower lr_min or raise steps")
     suggestion, best_lr = _suggest(learning_rates, smoothed, smoothing)
     return LRFindResult(learning_rates=learning_rates, losses=losses, smoothed=smoothed, suggestion=suggestion,
                         best_lr=best_lr, stopped_early=stopped)

@@ -231,19 +231,17 @@ def _check_keep_path(keep_path, max_iter, size) -> bool:
 
 def _suggested_lr(opt, x_prev, grad, x, new_grad) -> float:
     """A rate to try after a diverging step from x_prev (gradient grad) to x (gradient new_grad,
-    None if not evaluated): a tenth of the rate, and with SGD (momentum mu) at most (1 - mu) / L,
-    L the curvature along the step, |new_grad - grad| / |x - x_prev|, plus the weight decay. Gradient descent diverges
-    above 2 / L, and a run that diverged has its largest curvature in the steps' direction (on a
-    quadratic, L there is its largest eigenvalue: the rate from 1 was 0.1, which diverged too;
-    now 0.01 below 2 / L = 0.02). With momentum the steps add up to 1 / (1 - mu) times as much."""
-    lr = opt.lr
-    suggested = lr / 10
-    group = opt.param_groups[0]
+    None if not evaluated): a tenth of the rate, and with SGD (momentum mu, weight decay wd) at
+    most (1 - mu) / (L + wd), L the curvature along the step, |new_grad - grad| / |x - x_prev|.
+    Gradient descent diverges above 2 / L, and a run that diverged has its largest curvature in
+    the steps' direction (on a quadratic, its largest eigenvalue); with momentum the steps add
+    up to 1 / (1 - mu) times as much."""
+    suggested = opt.lr / 10
     if isinstance(opt, optim.SGD) and new_grad is not None and np.all(np.isfinite(new_grad)):
+        group = opt.param_groups[0]
         with np.errstate(all="ignore"):
-            L = _norm(new_grad - grad) / _norm(x - x_prev)
-        mu = float(group.get("momentum", 0.0))
-        L += float(group.get("weight_decay", 0.0))  # the decay's gradient wd x adds wd to the curvature
+            L = _norm(new_grad - grad) / _norm(x - x_prev) + float(group["weight_decay"])
+        mu = float(group["momentum"])
         if math.isfinite(L) and L > 0 and mu < 1:
             suggested = min(suggested, (1.0 - mu) / L)
     return suggested

@@ -46,6 +46,7 @@ import warnings
 import numpy as np
 
 from . import _core
+from .reference.train import batch_bounds
 
 __all__ = ["run", "main"]
 
@@ -387,15 +388,13 @@ def adam_update(theta, m, v, g, t, lr=LEARNING_RATE, betas=BETAS, eps=EPS):
     theta -= (lr / (1 - b1 ** t)) * m / denom
 
 
-def batch_rows(k, n):
-    """(start, stop, share) of batch k of an epoch over n rows, as descend batches them: batches
-    of B = min(BATCH, n) rows, the rows they leave over forming the first batch, whose step counts
-    share = (stop - start) / B of a batch (its gradient, penalty included, scaled by it)."""
+def _batches(n):
+    """(start, stop, share) of each batch of an epoch over n rows, as descend batches them
+    (descend.reference.train.batch_bounds, batches of B = min(BATCH, n) rows): a short first batch
+    steps by share = its rows / B of a batch (its gradient, penalty included, scaled by it)."""
     B = min(BATCH, n)
-    first = n - (n - 1) // B * B
-    start = 0 if k == 0 else first + (k - 1) * B
-    stop = first if k == 0 else start + B
-    return start, stop, (stop - start) / B
+    bounds = batch_bounds(n, B)
+    return [(a, b, (b - a) / B) for a, b in zip(bounds, bounds[1:])]
 
 
 def start_intercept(kind, y) -> float:
@@ -425,7 +424,8 @@ class NumpyLoop:
         self.g = np.empty(d + 1, dtype=dt)
         self.t = 0
         self.rng = np.random.default_rng(seed)
-        self.n_batches = -(-n // BATCH)
+        self.batches = _batches(n)
+        self.n_batches = len(self.batches)
         self.order = np.arange(n)
 
     def start_epoch(self):
@@ -439,7 +439,7 @@ class NumpyLoop:
         w, gw = theta[:d], g[:d]
         with np.errstate(over="ignore"):  # exp(-z) = inf for z << 0 gives p = 0, as it should
             for k in range(k0, k1):
-                start, stop, share = batch_rows(k, self.n)
+                start, stop, share = self.batches[k]
                 rows = order[start:stop]
                 Xb = X[rows]
                 z = Xb @ w
@@ -476,7 +476,8 @@ class TorchLoop:
         self.torch = torch
         n, d = X.shape
         self.n, self.d, self.kind, self.shuffle_rows = n, d, kind, shuffle
-        self.n_batches = -(-n // BATCH)
+        self.batches = _batches(n)
+        self.n_batches = len(self.batches)
         self.X, self.y = torch.from_numpy(X), torch.from_numpy(y.astype(X.dtype, copy=False))
         self.model = torch.nn.Linear(d, 1, dtype=self.X.dtype)
         with torch.no_grad():
@@ -501,7 +502,7 @@ class TorchLoop:
         """Batches k0 .. k1 - 1 of the current epoch."""
         X, y, order, model, opt, loss_fn = self.X, self.y, self.order, self.model, self.optimizer, self.loss_fn
         for k in range(k0, k1):
-            start, stop, share = batch_rows(k, self.n)
+            start, stop, share = self.batches[k]
             rows = order[start:stop]
             opt.zero_grad()
             loss = loss_fn(model(X[rows]).squeeze(1), y[rows])

@@ -45,6 +45,11 @@ _STATE_SLOTS = {
     "sgd": (False, False, False), "momentum": (True, False, False), "nesterov": (True, False, False),
     "adam": (True, True, False), "adamw": (True, True, False), "rmsprop": (True, False, False),
 }
+# how each slot's values scale with the gradient: as it (1), as its square (2), or not (0):
+# (momentum buffer), (Adam's m, v, v_max), (RMSprop's mean square, mean gradient, momentum buffer
+# of g / sqrt(mean square)), as the kernels keep them (see _Training.rescale)
+_STATE_POWERS = {"sgd": (0, 0, 0), "momentum": (1, 0, 0), "nesterov": (1, 0, 0), "adam": (1, 2, 2),
+                 "adamw": (1, 2, 2), "rmsprop": (2, 1, 0)}
 
 
 def _stratified_draw(rng, n_val, codes):
@@ -222,6 +227,19 @@ class _Training:
         self.state = [[None if s is None else s.astype(dtype) for s in slot] for slot in self.state]
         if self.best_params is not None:
             self.best_params = tuple(p.astype(dtype) for p in self.best_params)
+
+    def rescale(self, r, optimizer):
+        """The same training in units r times as large as the model's (LinearRegression's y
+        moved to a larger unit): the coefficients times r, the optimizer's state times r to the
+        power its values scale with the gradient. New arrays, not in place: a failing call's
+        restore puts the old ones back."""
+        T = self.dtype.type
+        self.coef, self.intercept = self.coef * T(r), self.intercept * T(r)
+        powers = _STATE_POWERS[getattr(self, "optimizer_name", optimizer)]  # (older pickles have none)
+        self.state = [[s if s is None or not k else s * T(r ** k) for s, k in zip(slot, powers)]
+                      for slot in self.state]
+        if self.best_params is not None:
+            self.best_params = tuple(p * T(r) for p in self.best_params)
 
 
 def _plain_arrays(X, y):
@@ -406,6 +424,12 @@ class _LinearBase(BaseEstimator):
             start = self._sample_loss(X, targets, labels, sample_weight, tr, loss_kind, alpha, l1_ratio, n_threads)
         return 1e8 * max(1.0, start if math.isfinite(start) else 1.0), start
 
+    def _suggested_rate(self, lr, X, sample_weight, tr, batch, alpha, l1_ratio):
+        """(rate, why) to suggest in place of lr, which was too large: a tenth of it, or the safe
+        rate (_safe_learning_rate) when that is lower, then with why it is that ("" for lr / 10)."""
+        safe, why = self._safe_learning_rate(X, sample_weight, tr, batch, alpha, l1_ratio)
+        return (safe, why) if safe is not None and safe <= lr / 10 else (lr / 10, "")
+
     def _safe_learning_rate(self, X, sample_weight, tr, batch, alpha, l1_ratio):
         """(rate, why): a learning rate this training should not diverge at, from up to 1,000 of
         its rows spread over X (fewer for wide X: at most 4M values), and what it is; (None, None)
@@ -422,9 +446,7 @@ class _LinearBase(BaseEstimator):
         (1 - mu) / C. Adam moves every weight by up to about the rate a step, a row's prediction
         so by up to the rate times |x|_1: 1 / E_w |x|_1 keeps that near 1. RMSprop's first steps
         are 1 / sqrt(1 - 0.99) = 10 times the rate: a tenth of that."""
-        n_rows = tr.order.shape[0]
-        limit = max(1, min(1000, 4_000_000 // (X.shape[1] + 1)))
-        rows = tr.order[::max(1, -(-n_rows // limit))]
+        rows = self._sample_rows(tr, max(1, min(1000, 4_000_000 // (X.shape[1] + 1))))
         Xs = np.asarray(X[rows], dtype=np.float64)
         one = 1.0 if self.fit_intercept else 0.0  # the intercept's column of ones, left implicit
         w = np.ones(Xs.shape[0]) if sample_weight is None else np.asarray(sample_weight[rows], dtype=np.float64)
@@ -464,9 +486,14 @@ class _LinearBase(BaseEstimator):
                 + (f", most of it from alpha={self.alpha!r}" if l2 > curvature / 2 else ""))
         return (1.0 - mu) / curvature, why
 
+    @staticmethod
+    def _sample_rows(tr, limit=1000):
+        """Up to `limit` of the training's rows, spread evenly over its order."""
+        return tr.order[::max(1, -(-tr.order.shape[0] // limit))]
+
     def _sample_loss(self, X, targets, labels, sample_weight, tr, loss_kind, alpha, l1_ratio, n_threads):
         """The current model's loss (engine's units) on up to 1,000 training rows spread over X."""
-        rows = np.ascontiguousarray(tr.order[::max(1, -(-tr.order.shape[0] // 1000))])
+        rows = np.ascontiguousarray(self._sample_rows(tr))
         return self._subset_loss(X, targets, labels, sample_weight, rows, tr.coef, tr.intercept,
                                  _LOSS_KIND[loss_kind], alpha, l1_ratio, n_threads)
 
@@ -555,9 +582,8 @@ class _LinearBase(BaseEstimator):
                                 f"steps, whatever the learning rate)")
                         advice = "Standardize X, or set clip_norm (e.g. clip_norm=1.0)."
                     else:
-                        safe, why = self._safe_learning_rate(X, sample_weight, tr, batch, alpha, l1_ratio)
-                        suggested = lr / 10 if safe is None else min(lr / 10, safe)
-                        why = f" ({why})" if safe is not None and suggested == safe else ""
+                        suggested, why = self._suggested_rate(lr, X, sample_weight, tr, batch, alpha, l1_ratio)
+                        why = f" ({why})" if why else ""
                         what = (f"a parameter became non-finite (the batch's loss was {loss:.4g})" if reason == 1
                                 else f"the loss became {loss:.4g}") + f" with learning rate {lr:.3g}"
                         advice = (f"Try a smaller learning rate, e.g. learning_rate={suggested:.2g}{why}, or measure "
@@ -621,12 +647,11 @@ class _LinearBase(BaseEstimator):
             # carrying all the weight, may end at 2e-5 and be as good)
             if end > 1.1 * start_loss and end - start_loss > 1e-3:
                 lr = float(self.learning_rate)
-                safe, _ = self._safe_learning_rate(X, sample_weight, tr, batch, alpha, l1_ratio)
+                suggested, _ = self._suggested_rate(lr, X, sample_weight, tr, batch, alpha, l1_ratio)
                 warn(f"{type(self).__name__}: training ended at a loss of {end * scale2:.4g}, above the "
                      f"{start_loss * scale2:.4g} of the model it started from (on a sample of the training rows): "
                      f"the learning rate is likely too large (learning_rate={lr:.3g}); try learning_rate="
-                     f"{lr / 10 if safe is None else min(lr / 10, safe):.2g}, or descend.lr_find",
-                     ConvergenceWarning)
+                     f"{suggested:.2g}, or descend.lr_find", ConvergenceWarning)
 
     def _converged(self, tr, schedule, plateau, scale2, loss, val_loss):
         """After an epoch: whether the monitored loss has not improved by tol for n_iter_no_change
@@ -841,12 +866,6 @@ class LinearRegression(RegressorMixin, _LinearBase):
         targets = np.ascontiguousarray((y - self._y_shift) / self._y_scale, dtype=dtype)
         return targets, None, 1
 
-    # Slots of the optimizer's state whose values scale with the gradient (1), with its square
-    # (2), or not at all (0): (momentum buffer), (Adam's m, v, v_max), (RMSprop's mean square,
-    # mean gradient, momentum buffer of g / sqrt(mean square)), as the kernels keep them
-    _STATE_POWERS = {"sgd": (0, 0, 0), "momentum": (1, 0, 0), "nesterov": (1, 0, 0), "adam": (1, 2, 2),
-                     "adamw": (1, 2, 2), "rmsprop": (2, 1, 0)}
-
     def _follow_y_scale(self, y, first):
         """The training's y in its own units ((y - shift) / scale): count, mean and sum of squared
         deviations over its calls. A later partial_fit call after which they spread over more
@@ -880,13 +899,7 @@ class LinearRegression(RegressorMixin, _LinearBase):
         if not math.isfinite(self._y_scale * self._y_scale):
             raise ValueError(f"y's spread ({self._y_scale:.3g}) is too large: the squared error overflows "
                              f"float64; rescale y (e.g. divide it by {self._y_scale:.1g})")
-        tr, r = self._training, 1.0 / spread
-        tr.coef, tr.intercept = tr.coef * tr.dtype.type(r), tr.intercept * tr.dtype.type(r)
-        powers = self._STATE_POWERS[getattr(tr, "optimizer_name", self.optimizer)]  # (older pickles have none)
-        tr.state = [[s if s is None or not k else s * tr.dtype.type(r ** k) for s, k in zip(slot, powers)]
-                    for slot in tr.state]
-        if tr.best_params is not None:
-            tr.best_params = tuple(p * tr.dtype.type(r) for p in tr.best_params)
+        self._training.rescale(1.0 / spread, self.optimizer)
 
     def _validate(self, X, y, sample_weight, reset, check_finite=True):
         X, y, sample_weight = super()._validate(X, y, sample_weight, reset, check_finite)

@@ -37,10 +37,7 @@ def _name(where: str, key: str, index=None) -> str:
 
 
 def _real(x, where: str, key: str, index=None, *, low=None, high=None, high_inclusive=True) -> float:
-    """check_scalar, with a fast path for a finite float in range: step() checks every hyper-parameter."""
-    if (type(x) is float and math.isfinite(x) and (low is None or x >= low)
-            and (high is None or x < high or (high_inclusive and x == high))):
-        return x
+    """check_scalar, naming the hyper-parameter as errors do (_name)."""
     return check_scalar(x, _name(where, key, index), low=low, high=high, high_inclusive=high_inclusive)
 
 
@@ -153,11 +150,17 @@ class Optimizer:
         spreads into the parameters and state, as in PyTorch."""
         grads = self._check_grads(grads)
         group = self.param_groups[0]
-        try:
-            group.update(self._check_hyper(group, "param_groups[0]"))
-        except KeyError as exc:
-            raise ValueError(f"param_groups[0] has no {exc.args[0]!r}, a hyper-parameter of "
-                             f"{type(self).__name__}") from None
+        # the hyper-parameters are checked when they are not the objects checked last (the
+        # group stores them normalized: floats, tuples, bools; setting one replaces it)
+        checked = getattr(self, "_checked", None)  # (the group, a copy of it) after the last check
+        if (checked is None or checked[0] is not group or len(group) != len(checked[1])
+                or any(group.get(k, checked) is not v for k, v in checked[1].items())):
+            try:
+                group.update(self._check_hyper(group, "param_groups[0]"))
+            except KeyError as exc:
+                raise ValueError(f"param_groups[0] has no {exc.args[0]!r}, a hyper-parameter of "
+                                 f"{type(self).__name__}") from None
+            self._checked = (group, dict(group))
         new = [k for k in self._active_state_keys() if k not in self.state[0]]
         for st, p in zip(self.state, self.params):  # state starts at zero, as in PyTorch
             st.update({k: np.zeros_like(p) for k in new})

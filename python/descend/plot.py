@@ -297,9 +297,10 @@ def trajectory(landscape, *paths, labels=None, file=None, levels=30, title=None)
             raise ValueError(f"labels has {len(labels)} entries for {len(paths)} paths")
     series = []
     for i, item in enumerate(paths):
-        if getattr(item, "path", item) is None:
+        path = getattr(item, "path", item)  # a MinimizeResult's, or an array
+        if path is None:
             raise ValueError(f"path {i + 1} was not kept: run minimize with keep_path=True to draw it")
-        arr = np.asarray(getattr(item, "path", item), dtype=np.float64)
+        arr = np.asarray(path, dtype=np.float64)
         if dim == 1 and (arr.ndim == 1 or (arr.ndim == 2 and arr.shape[1] == 1)):
             arr = arr.reshape(-1, 1)
         if arr.ndim != 2 or arr.shape[1] != dim or arr.shape[0] == 0:

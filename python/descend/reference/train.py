@@ -13,12 +13,15 @@ a textbook loop over batches:
                          the whole weighted mean)
         t = step + 1;  lr = learning_rate(schedule, t)
         stop (diverged) if the loss is not finite or above loss_limit
-        clip the gradient to a global L2 norm of clip_norm
+        scale the gradient by the batch's share of a batch (the first batch holds the rows the
+        others leave over: share = its rows / B), then clip it to a global L2 norm of clip_norm
         optimizer update of coef (and intercept), step = t     (SGD and Adam: the L1 penalty's value is
                                                                 in the loss, its subgradient not in the
                                                                 gradient; the L1 term steps by its
-                                                                proximal map, soft thresholding of coef)
-        stop (diverged, params restored) if a parameter is no longer finite
+                                                                proximal map, soft thresholding of coef;
+                                                                weight decay and L1 step times share)
+        stop (diverged, params restored) if a parameter is no longer finite, or if Adam's or
+        RMSprop's average of squared gradients overflowed
 
 Like the C++ engine, the optimizer arithmetic is done in the parameters' dtype, with every
 hyperparameter first rounded to that dtype; ``1 - beta`` (and ``1 - alpha``, ``1 - dampening``),
@@ -156,7 +159,7 @@ def _loss_grad(X, y, labels, sample_weight, batch, coef, intercept, config, divi
     # the rows' weighted mean loss without the penalty, in float64 (a batch of zero weight: any
     # mean, times 0 below)
     kw = dict(sample_weight=sw if weight > 0 else np.ones_like(sw))
-    Xb = X[batch].astype(np.float64)
+    Xb = X[batch].astype(np.float64, copy=False)  # (the gather is already a copy)
     loss_kind = int(config["loss"])
     if loss_kind == SOFTMAX:
         K = intercept.size
@@ -167,8 +170,9 @@ def _loss_grad(X, y, labels, sample_weight, batch, coef, intercept, config, divi
         loss, gw, gb = fn(Xb, y[batch], coef.reshape(-1), intercept[0], **kw)
     scale = weight / divisor
     w = np.asarray(coef, dtype=np.float64).reshape(np.shape(gw))
-    penalty = _penalty(w, alpha, l1_ratio)[0]
-    penalty_grad = _penalty(w, alpha * (1.0 - l1_ratio), 0.0)[1] if prox else _penalty(w, alpha, l1_ratio)[1]
+    penalty, penalty_grad = _penalty(w, alpha, l1_ratio)
+    if prox:  # the L2 part's gradient only
+        penalty_grad = _penalty(w, alpha * (1.0 - l1_ratio), 0.0)[1]
     grad_w = np.asarray(gw * scale + penalty_grad, dtype=dtype).reshape(coef.shape)
     grad_b = np.asarray(np.asarray(gb) * scale, dtype=dtype).reshape(intercept.shape)
     if not config["fit_intercept"]:
@@ -338,15 +342,16 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
     B = n if int(config["batch_size"]) == 0 else min(int(config["batch_size"]), n)
     params = [coef, intercept] if fit_intercept else [coef]
     states = list(state)[: len(params)]
-    prox = int(optimizer["kind"]) != RMSPROP  # the L1 term by its proximal step; RMSprop: by its subgradient
+    kind = int(optimizer["kind"])
+    prox = kind != RMSPROP  # the L1 term by its proximal step; RMSprop: by its subgradient
+    # Adam's and RMSprop's averages of squared gradients, checked after a gradient this large
+    squares = [a for s in states for a in _squares(s, kind, bool(optimizer.get("amsgrad", False)))]
+    large = math.sqrt(float(np.finfo(coef.dtype).max))
 
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected, not warned about
-        # the first batch takes the rows the others, of B rows each, leave over (a short batch
-        # first: every epoch ends with a whole batch's step)
-        first = n - (n - 1) // B * B if n else 0
-        starts = [0] + list(range(first, n, B)) if n else []
-        for start in starts:
-            batch = np.array(order[start : start + (first if start == 0 else B)])
+        bounds = batch_bounds(n, B)
+        for start, stop in zip(bounds, bounds[1:]):
+            batch = np.array(order[start:stop])
             divisor = len(batch) * weight_mean  # of the batch's weighted loss sum
             loss, grad_w, grad_b, penalty, weight = _loss_grad(X, y, labels, sample_weight, batch, coef, intercept,
                                                                config, divisor, prox)
@@ -380,22 +385,29 @@ def train_epoch(X, y, labels, sample_weight, order, rng_state, coef, intercept, 
                    dict(optimizer, weight_decay=float(optimizer["weight_decay"]) * share), lr, t, fresh)
             if prox:
                 _shrink_l1(coef, states[0], optimizer, lr, t, float(config["alpha"]) * float(config["l1_ratio"]) * share)
-            if int(optimizer["kind"]) == SGD:
+            if kind == SGD:
                 fresh = False
             step = t
             res["steps"] += 1
             # Adam's and RMSprop's average of squared gradients overflows on a gradient of about
             # sqrt(the dtype's largest): the optimizer would then take steps of 0 for good
-            kind = int(optimizer["kind"])
-            overflowed = (kind != SGD and not norm * factor < math.sqrt(float(np.finfo(coef.dtype).max))
-                          and not all(np.all(np.isfinite(a)) for s in states
-                                      for a in _squares(s, kind, bool(optimizer.get("amsgrad", False)))))
+            overflowed = (kind != SGD and not norm * factor < large
+                          and not all(np.all(np.isfinite(a)) for a in squares))
             if overflowed or not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
                 coef[...] = backup[0]
                 intercept[...] = backup[1]
                 res.update(fail_reason=2 if overflowed else 1, fail_grad_norm=norm)
                 return done(1, t, loss, lr)
     return done()
+
+
+def batch_bounds(n, B):
+    """Where an epoch's batches of n rows start, and n: the first batch holds the rows that
+    batches of B leave over (in [1, B]), so that every epoch ends with a whole batch's step."""
+    if n == 0:
+        return [0]
+    first = n - (n - 1) // B * B
+    return [0] + list(range(first, n + 1, B))
 
 
 def _squares(slots, kind, amsgrad):
